@@ -1,0 +1,30 @@
+"""The agent API function: create, list, cancel, decide, audit, the OpenAPI document."""
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from hitl.http import audit, pause_read, pauses
+from hitl.http.app import build_app, json_response
+from hitl.observability import logger, metrics, tracer
+
+app = build_app([pauses.router, pause_read.router, audit.router])
+
+
+@app.get("/api/openapi.json", summary="This document", include_in_schema=False)
+def openapi() -> Response[dict[str, Any]]:
+    return json_response(200, openapi_document())
+
+
+def openapi_document() -> dict[str, Any]:
+    return app.get_openapi_schema(title="HITL API", version="1").model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

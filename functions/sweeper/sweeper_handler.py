@@ -1,0 +1,19 @@
+"""The scheduled sweeper: times out overdue pauses, republishes unsent events."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from hitl.observability import logger, metrics, tracer
+from hitl.runtime import services
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    swept = services().pauses.sweep()
+    metrics.add_metric(name="PausesExpired", unit="Count", value=swept["expired"])
+    metrics.add_metric(name="EventsRepublished", unit="Count", value=swept["republished"])
+    if swept["expired"] or swept["republished"]:
+        logger.info("swept", extra=swept)
+    return swept

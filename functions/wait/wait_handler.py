@@ -1,0 +1,18 @@
+"""The small function that serves GET /api/pause/{watchId} and its long-polls."""
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from hitl.http import pause_read
+from hitl.http.app import build_app
+from hitl.observability import logger, metrics, tracer
+
+app = build_app([pause_read.router])
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

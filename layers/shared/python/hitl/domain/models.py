@@ -1,0 +1,142 @@
+"""The domain's records.  Field names are the API's (camelCase), so one model serves storage and JSON."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Status = Literal["pending", "approved", "rejected", "expired", "cancelled"]
+Outcome = Literal["approved", "rejected", "expired", "cancelled"]
+Channel = Literal["email", "dashboard", "slack", "api", "timeout"]
+PlanName = Literal["free", "starter", "pro"]
+
+STATUSES: tuple[Status, ...] = ("pending", "approved", "rejected", "expired", "cancelled")
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class Decision(Record):
+    outcome: Outcome
+    by: str
+    channel: Channel
+    comment: str | None = None
+    at: str
+
+
+class Approval(Record):
+    by: str
+    channel: Channel
+    decision: Literal["approved", "rejected"]
+    comment: str | None = None
+    at: str
+
+
+class Policy(Record):
+    approvers: list[str] = Field(default_factory=list)
+    requiredApprovals: int = 1
+    onTimeout: Literal["reject", "approve"] = "reject"
+
+
+class Notification(Record):
+    to: str
+    channel: Channel
+    status: str
+
+
+class PauseHead(Record):
+    """What polls and transitions touch: small, one item."""
+
+    watchId: str
+    tenantId: str
+    status: Status
+    version: int = 1
+    action: str
+    requestedBy: str
+    createdAt: str
+    expiresAt: str
+    decidedAt: str | None = None
+    decision: Decision | None = None
+    approvals: list[Approval] = Field(default_factory=list)
+    policy: Policy = Field(default_factory=Policy)
+    actionDigest: str
+    notifications: list[Notification] = Field(default_factory=list)
+
+
+class PauseBody(Record):
+    """What was asked: written once, never changed."""
+
+    context: dict[str, Any]
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+SUMMARY_FIELDS = ("watchId", "status", "action", "requestedBy", "createdAt", "expiresAt", "decidedAt", "decision")
+
+
+def pause_view(head: PauseHead, body: PauseBody | None) -> dict[str, Any]:
+    """The pause as the API shows it (``body=None``: without context, as events carry it)."""
+    shown = head.to_json()
+    shown.pop("tenantId")
+    shown.pop("version")
+    if not shown["notifications"]:
+        shown.pop("notifications")
+    if body is not None:
+        shown["context"] = body.context
+        shown["metadata"] = body.metadata
+    return shown
+
+
+def pause_summary(head: PauseHead) -> dict[str, Any]:
+    shown = head.to_json()
+    return {name: shown[name] for name in SUMMARY_FIELDS}
+
+
+class Tenant(Record):
+    tenantId: str
+    name: str
+    plan: PlanName
+    createdAt: str
+
+
+class ApiKeyRecord(Record):
+    keyId: str
+    tenantId: str
+    name: str
+    last4: str
+    createdAt: str
+    lastUsedAt: str | None = None
+    revoked: bool = False
+
+
+class Approver(Record):
+    tenantId: str
+    email: str
+    status: Literal["invited", "confirmed"]
+    createdAt: str
+
+
+class AuditEntry(Record):
+    auditId: str
+    tenantId: str
+    watchId: str
+    type: str
+    at: str
+    actor: str
+    channel: Channel
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Event(Record):
+    """The versioned envelope: the EventBridge ``detail``."""
+
+    type: str
+    version: Literal[1] = 1
+    eventId: str
+    occurredAt: str
+    tenantId: str
+    data: dict[str, Any]

@@ -1,0 +1,504 @@
+"""Use cases: what the handlers call.  No HTTP, no boto3: ports in, records out."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from hitl import ids, timeutil, wiring
+from hitl.domain import cursor, rules
+from hitl.domain.errors import (
+    BadRequest,
+    Conflict,
+    Gone,
+    NotFound,
+    PayloadTooLarge,
+    QuotaExceeded,
+    TooManyWaits,
+    Unauthorized,
+    Unprocessable,
+)
+from hitl.domain.models import (
+    STATUSES,
+    ApiKeyRecord,
+    AuditEntry,
+    Channel,
+    Decision,
+    Event,
+    PauseBody,
+    PauseHead,
+    Status,
+    Tenant,
+    pause_summary,
+    pause_view,
+)
+from hitl.domain.ports import EventPublisher, PauseStore, TransactionRefused
+from hitl.domain.requests import MAX_CONTEXT_BYTES, CreatePauseRequest
+from hitl.observability import logger
+
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+MAX_OFFSET = 1000
+#: how long an outbox event may stay unsent before the sweeper republishes it
+REPUBLISH_AFTER = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a tenant, through one of its API keys."""
+
+    tenant: Tenant
+    key: ApiKeyRecord
+
+    @property
+    def limits(self) -> rules.PlanLimits:
+        return rules.PLANS[self.tenant.plan]
+
+
+@dataclass(frozen=True)
+class Created:
+    pause: PauseHead
+    replayed: bool
+
+
+@dataclass
+class Authenticator:
+    """Turns a bearer key into a Principal.  A malformed key or a bad checksum is refused with no
+    database call; a warm function trusts a lookup for ``cache_seconds``."""
+
+    store: PauseStore
+    cache_seconds: int = 60
+    clock: Callable[[], float] = time.monotonic
+    _cache: dict[str, tuple[float, Principal | None]] = field(default_factory=dict)
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        scheme, _, key = (authorization or "").partition(" ")
+        key = key.strip()
+        if scheme.lower() != "bearer" or not key:
+            raise Unauthorized("Send your API key as 'Authorization: Bearer hitl_…'.", code="missing_api_key")
+        if not ids.is_well_formed_key(key):
+            raise Unauthorized("The API key is not valid.", code="invalid_api_key")
+        key_hash = ids.sha256_hex(key)
+        cached = self._cache.get(key_hash)
+        if cached and cached[0] > self.clock():
+            principal = cached[1]
+        else:
+            principal = self._lookup(key_hash)
+            self._cache[key_hash] = (self.clock() + self.cache_seconds, principal)
+        if principal is None:
+            raise Unauthorized("The API key is not valid.", code="invalid_api_key")
+        return principal
+
+    def _lookup(self, key_hash: str) -> Principal | None:
+        record = self.store.get_api_key(key_hash)
+        if record is None or record.revoked:
+            return None
+        tenant = self.store.get_tenant(record.tenantId)
+        if tenant is None:
+            return None
+        now = timeutil.now()
+        if record.lastUsedAt is None or timeutil.parse(record.lastUsedAt) < now - timedelta(hours=1):
+            self.store.touch_key(key_hash, timeutil.iso(now), timeutil.iso(now - timedelta(hours=1)))
+        return Principal(tenant=tenant, key=record)
+
+
+class PauseService:
+    def __init__(
+        self,
+        store: PauseStore,
+        publisher: EventPublisher,
+        base_url: str,
+        clock: Callable[[], datetime] = timeutil.now,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.base_url = base_url.rstrip("/")
+        self.clock = clock
+        self.sleep = sleep
+
+    # --- helpers ------------------------------------------------------------------
+
+    def status_url(self, watch_id: str) -> str:
+        return f"{self.base_url}/api/pause/{watch_id}"
+
+    def created_view(self, head: PauseHead) -> dict[str, Any]:
+        shown = rules.effective(head, self.clock())
+        return {
+            "watchId": shown.watchId,
+            "status": shown.status,
+            "statusUrl": self.status_url(shown.watchId),
+            "createdAt": shown.createdAt,
+            "expiresAt": shown.expiresAt,
+        }
+
+    def _event(self, type_: str, head: PauseHead, at: str) -> Event:
+        return Event(
+            type=type_, eventId=ids.new_event_id(), occurredAt=at, tenantId=head.tenantId, data=pause_view(head, None)
+        )
+
+    def _audit(self, type_: str, head: PauseHead, at: str, actor: str, channel: Channel, **details: Any) -> AuditEntry:
+        return AuditEntry(
+            auditId=ids.new_audit_id(),
+            tenantId=head.tenantId,
+            watchId=head.watchId,
+            type=type_,
+            at=at,
+            actor=actor,
+            channel=channel,
+            details=details,
+        )
+
+    def _publish(self, watch_id: str, event: Event) -> None:
+        """Put the event on the bus now and mark it sent; if that fails the sweeper will."""
+        if self.publisher.publish([event])[0]:
+            self.store.mark_event_sent(watch_id, event.eventId)
+
+    def _owned_head(self, principal: Principal, watch_id: str) -> PauseHead:
+        head = self.store.get_head(watch_id)
+        if head is None or head.tenantId != principal.tenant.tenantId:
+            raise _not_found(watch_id)
+        return head
+
+    # --- create ---------------------------------------------------------------------
+
+    def create(self, principal: Principal, request: CreatePauseRequest, idempotency_key: str | None) -> Created:
+        unsupported = request.unsupported()
+        if unsupported:
+            raise Unprocessable(
+                f"{', '.join(unsupported)} {'is' if len(unsupported) == 1 else 'are'} not supported yet.",
+                code="unsupported_field",
+                details={"fields": unsupported},
+            )
+        context_size = len(json.dumps(request.context, separators=(",", ":"), ensure_ascii=False).encode())
+        if context_size > MAX_CONTEXT_BYTES:
+            raise PayloadTooLarge(
+                f"context is {context_size} bytes as JSON; the limit is {MAX_CONTEXT_BYTES}.",
+                code="context_too_large",
+                details={"limit": MAX_CONTEXT_BYTES, "size": context_size},
+            )
+        if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
+            raise Unprocessable("Idempotency-Key must be 1 to 255 characters.", code="invalid_idempotency_key")
+        tenant = principal.tenant
+        limits = principal.limits
+        now = self.clock()
+        at = timeutil.iso(now)
+        head = PauseHead(
+            watchId=ids.new_watch_id(),
+            tenantId=tenant.tenantId,
+            status="pending",
+            action=request.action,
+            requestedBy=request.requestedBy or principal.key.name,
+            createdAt=at,
+            expiresAt=timeutil.iso(now + timedelta(seconds=request.timeoutSeconds)),
+            actionDigest=rules.action_digest(request.action, request.context),
+        )
+        body = PauseBody(context=request.context, metadata=request.metadata)
+        event = self._event("pause.created", head, at)
+        audit = self._audit("pause.created", head, at, head.requestedBy, "api", keyId=principal.key.keyId)
+        quota = None if limits.monthly_pauses is None else (timeutil.month_key(now), limits.monthly_pauses)
+        claim = None
+        if idempotency_key is not None:
+            body_hash = ids.sha256_hex(rules.canonical_json(request.model_dump(mode="json", exclude_unset=True)))
+            claim = (ids.sha256_hex(idempotency_key), body_hash, timeutil.epoch(now + IDEMPOTENCY_WINDOW))
+        try:
+            self.store.create_pause(
+                head, body, audit, event, retention_days=limits.retention_days, quota=quota, idempotency=claim
+            )
+        except TransactionRefused as refused:
+            if "idempotency" in refused.reasons and claim is not None:
+                return self._replay(principal, claim[0], claim[1])
+            if "quota" in refused.reasons:
+                raise QuotaExceeded(
+                    f"The {tenant.plan} plan allows {limits.monthly_pauses} pauses a month; this month's are used.",
+                    details={"plan": tenant.plan, "limit": limits.monthly_pauses},
+                ) from refused
+            raise
+        logger.append_keys(watch_id=head.watchId)
+        logger.info("pause created")
+        self._publish(head.watchId, event)
+        return Created(pause=head, replayed=False)
+
+    def _replay(self, principal: Principal, key_hash: str, body_hash: str) -> Created:
+        claim = self.store.idempotency_claim(principal.tenant.tenantId, key_hash)
+        if claim is None:  # the claim expired between our write and this read: treat as a conflict
+            raise Conflict("Retry the request.", code="idempotency_conflict")
+        if claim["bodyHash"] != body_hash:
+            raise Conflict(
+                "This Idempotency-Key was used with a different request body.",
+                code="idempotency_conflict",
+                details={"watchId": claim["watchId"]},
+            )
+        head = self.store.get_head(claim["watchId"])
+        if head is None:
+            raise Conflict("The original request is still being written; retry.", code="idempotency_conflict")
+        return Created(pause=head, replayed=True)
+
+    # --- read -------------------------------------------------------------------------
+
+    def get(self, principal: Principal, watch_id: str) -> tuple[PauseHead, PauseBody]:
+        found = self.store.get_pause(watch_id)
+        if found is None or found[0].tenantId != principal.tenant.tenantId:
+            raise _not_found(watch_id)
+        head, body = found
+        return rules.effective(head, self.clock()), body
+
+    def view(self, principal: Principal, watch_id: str) -> dict[str, Any]:
+        return pause_view(*self.get(principal, watch_id))
+
+    def wait(self, principal: Principal, watch_id: str, seconds: float) -> dict[str, Any]:
+        """The pause as soon as it leaves ``pending``, or after ``seconds`` with the pending pause.
+        Re-reads only the head: every 100 ms at first, slower as the wait goes on."""
+        head, body = self.get(principal, watch_id)
+        if head.status != "pending" or seconds <= 0:
+            return pause_view(head, body)
+        now = self.clock()
+        lease_id = secrets.token_hex(8)
+        deadline = time.monotonic() + seconds
+        cap = principal.limits.concurrent_waits
+        tenant_id = principal.tenant.tenantId
+        if not self.store.acquire_wait(
+            tenant_id, lease_id, cap, timeutil.epoch(now) + int(seconds) + 5, timeutil.epoch(now)
+        ):
+            raise TooManyWaits(
+                f"This tenant already has {cap} waits open; poll without ?wait or use a webhook.",
+                details={"limit": cap},
+            )
+        try:
+            started = time.monotonic()
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                elapsed = time.monotonic() - started
+                self.sleep(min(_poll_interval(elapsed), remaining))
+                latest = self.store.get_head(watch_id)
+                if latest is None:
+                    break
+                head = rules.effective(latest, self.clock())
+                if head.status != "pending":
+                    break
+        finally:
+            self.store.release_wait(tenant_id, lease_id)
+        return pause_view(head, body)
+
+    # --- lists ------------------------------------------------------------------------
+
+    def list_pauses(
+        self, principal: Principal, status: Status | None, limit: int, offset: int, cursor_text: str | None
+    ) -> dict[str, Any]:
+        now = self.clock()
+        scope = f"pauses:{principal.tenant.tenantId}:{status or ''}"
+        raw = _raw_statuses_for(status)
+        names = {"#st": "status"} if raw else None
+        filter_expression = None
+        filter_values: dict[str, Any] = {}
+        if raw:
+            filter_expression = " OR ".join(f"#st = :s{i}" for i in range(len(raw)))
+            filter_values = {f"s{i}": s for i, s in enumerate(raw)}
+
+        def keep(item: dict[str, Any]) -> dict[str, Any] | None:
+            head = rules.effective(PauseHead.model_validate(_with_defaults(item)), now)
+            if status and head.status != status:
+                return None
+            return pause_summary(head)
+
+        return self._paged(
+            f"TP#{principal.tenant.tenantId}",
+            scope,
+            limit,
+            offset,
+            cursor_text,
+            keep,
+            filter_expression=filter_expression,
+            names=names,
+            **filter_values,
+        )
+
+    def list_audit(
+        self, principal: Principal, watch_id: str | None, limit: int, offset: int, cursor_text: str | None
+    ) -> dict[str, Any]:
+        if watch_id is None:
+            return self._paged(
+                f"TA#{principal.tenant.tenantId}",
+                f"audit:{principal.tenant.tenantId}",
+                limit,
+                offset,
+                cursor_text,
+                _audit_view,
+            )
+        self._owned_head(principal, watch_id)
+        if cursor_text:
+            raise BadRequest("The audit of one pause fits one page; omit cursor.", code="invalid_cursor")
+        entries = [_audit_view(item) for item in self.store.audit_of_pause(watch_id)]
+        return {"items": entries[offset : offset + limit], "limit": limit, "offset": offset, "nextCursor": None}
+
+    def _paged(
+        self,
+        index_pk: str,
+        scope: str,
+        limit: int,
+        offset: int,
+        cursor_text: str | None,
+        keep: Callable[[dict[str, Any]], dict[str, Any] | None],
+        **query: Any,
+    ) -> dict[str, Any]:
+        """``limit`` kept items after skipping ``offset`` (or starting after ``cursor``), newest
+        first; ``nextCursor`` continues after the last item shown, so each item appears once."""
+        if offset > MAX_OFFSET:
+            raise BadRequest(
+                f"offset may be at most {MAX_OFFSET}; page further with cursor (nextCursor).",
+                code="offset_too_large",
+                details={"maxOffset": MAX_OFFSET},
+            )
+        if cursor_text and offset:
+            raise BadRequest("Use either cursor or offset, not both.", code="invalid_query")
+        secret = self.store.cursor_secret()
+        start = cursor.decode(secret, scope, cursor_text) if cursor_text else None
+        if start is not None and start.get("gsi1pk") != index_pk:
+            raise BadRequest("The cursor is not valid for this list.", code="invalid_cursor")
+        wanted = offset + limit
+        kept: list[tuple[dict[str, Any], dict[str, str]]] = []
+        more = True
+        while len(kept) < wanted + 1 and more:
+            page = self.store.list_index(index_pk, start_key=start, page_size=min(100, wanted + 1), **query)
+            for item in page.items:
+                shown = keep(item)
+                if shown is not None:
+                    kept.append((shown, _index_key(item)))
+            start = page.last_key
+            more = start is not None
+        window = kept[offset:wanted]
+        next_cursor = None
+        if len(kept) > wanted and window:
+            next_cursor = cursor.encode(secret, scope, window[-1][1])
+        return {"items": [shown for shown, _ in window], "limit": limit, "offset": offset, "nextCursor": next_cursor}
+
+    # --- transitions -------------------------------------------------------------------
+
+    def cancel(self, principal: Principal, watch_id: str, reason: str | None) -> dict[str, Any]:
+        """The agent withdraws its own pending pause."""
+        actor = principal.key.name
+        for _ in range(5):
+            current = self._owned_head(principal, watch_id)
+            now = self.clock()
+            shown = rules.effective(current, now)
+            if shown.status != "pending":
+                raise _refusal(shown)
+            at = timeutil.iso(now)
+            decision = Decision(outcome="cancelled", by=actor, channel="api", comment=reason, at=at)
+            new = current.model_copy(
+                update={"status": "cancelled", "decidedAt": at, "decision": decision, "version": current.version + 1}
+            )
+            retention = principal.limits.retention_days
+            if self._transition(current, new, actor, "api", now, retention, overdue=False, reason=reason):
+                return pause_view(new, None)
+        raise Conflict("The pause kept changing; retry.", code="conflict")
+
+    def _transition(
+        self,
+        old: PauseHead,
+        new: PauseHead,
+        actor: str,
+        channel: Channel,
+        now: datetime,
+        retention_days: int,
+        *,
+        overdue: bool,
+        **details: Any,
+    ) -> bool:
+        """One conditional transaction: the new head, its audit entry, its outbox event; then the
+        event goes out.  False when the head changed first (the caller re-reads)."""
+        assert rules.can_transition(old.status, new.status), (old.status, new.status)
+        at = timeutil.iso(now)
+        type_ = f"pause.{new.status}"
+        event = self._event(type_, new, new.decidedAt or at)
+        audit = self._audit(type_, new, at, actor, channel, **{k: v for k, v in details.items() if v is not None})
+        try:
+            self.store.transition(old, new, audit, event, retention_days=retention_days, overdue=overdue, now=at)
+        except TransactionRefused:
+            return False
+        logger.info("pause transition", extra={"watch_id": old.watchId, "status": new.status})
+        self._publish(old.watchId, event)
+        return True
+
+    # --- the sweeper ------------------------------------------------------------------
+
+    def sweep(self) -> dict[str, int]:
+        """Time out overdue pending pauses; republish events left unsent.  Reads only the
+        sharded due index, never a Scan."""
+        now = self.clock()
+        expired = republished = 0
+        retention: dict[str, int] = {}
+        for shard in range(wiring.DUE_SHARDS):
+            for item in self.store.due("EXP", shard, timeutil.iso(now)):
+                head = self.store.get_head(item["watchId"])
+                if head is None or not rules.is_overdue(head, now):
+                    continue
+                if head.tenantId not in retention:
+                    tenant = self.store.get_tenant(head.tenantId)
+                    retention[head.tenantId] = rules.PLANS[tenant.plan if tenant else "pro"].retention_days
+                timed_out = rules.timed_out(head)
+                if self._transition(head, timed_out, "timeout", "timeout", now, retention[head.tenantId], overdue=True):
+                    expired += 1
+        cutoff = timeutil.iso(now - REPUBLISH_AFTER)
+        for shard in range(wiring.DUE_SHARDS):
+            for item in self.store.due("OUT", shard, cutoff):
+                stored = self.store.get_event(item["watchId"], item["eventId"])
+                if stored is None or stored.get("sent"):
+                    continue
+                event = Event.model_validate(json.loads(stored["detail"]))
+                if self.publisher.publish([event])[0]:
+                    self.store.mark_event_sent(item["watchId"], event.eventId)
+                    republished += 1
+        return {"expired": expired, "republished": republished}
+
+
+def _poll_interval(elapsed: float) -> float:
+    if elapsed < 2:
+        return 0.1
+    if elapsed < 10:
+        return 0.25
+    return 0.5
+
+
+def _raw_statuses_for(status: Status | None) -> list[str]:
+    """Stored statuses that may read as ``status`` once time has had its say."""
+    if status is None:
+        return []
+    if status in ("expired", "approved"):
+        return [status, "pending"]
+    return [status]
+
+
+def _with_defaults(item: dict[str, Any]) -> dict[str, Any]:
+    return {"tenantId": "", "actionDigest": "", **item}
+
+
+def _index_key(item: dict[str, Any]) -> dict[str, str]:
+    return {name: item[name] for name in ("pk", "sk", "gsi1pk", "gsi1sk")}
+
+
+def _audit_view(item: dict[str, Any]) -> dict[str, Any]:
+    entry = AuditEntry.model_validate(item).to_json()
+    entry.pop("tenantId")
+    return entry
+
+
+def _not_found(watch_id: str) -> NotFound:
+    return NotFound(f"No pause {watch_id}.", code="pause_not_found")
+
+
+def _refusal(head: PauseHead) -> Exception:
+    """The error for acting on a pause that is no longer pending; carries the pause."""
+    details = {"pause": pause_view(head, None)}
+    if head.status in ("expired", "cancelled"):
+        return Gone(f"The pause is {head.status}.", code=f"pause_{head.status}", details=details)
+    return Conflict(f"The pause was already {head.status}.", code="already_decided", details=details)
+
+
+__all__ = ["STATUSES", "Authenticator", "Created", "PauseService", "Principal"]

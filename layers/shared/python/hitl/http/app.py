@@ -1,0 +1,114 @@
+"""The resolver every HTTP function builds: validation on, one error table, our error shape."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from hitl import wiring
+from hitl.domain import errors
+from hitl.domain.service import Principal
+from hitl.observability import logger
+from hitl.runtime import services
+
+JSON = "application/json"
+STATUS_OF: dict[type[errors.DomainError], int] = {
+    errors.BadRequest: 400,
+    errors.Unauthorized: 401,
+    errors.QuotaExceeded: 402,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.Gone: 410,
+    errors.PayloadTooLarge: 413,
+    errors.Unprocessable: 422,
+    errors.TooManyWaits: 429,
+}
+#: Query parameters whose value could not even be parsed are a malformed request (400);
+#: values out of range are a schema error (422).
+PARSE_ERRORS = {"int_parsing", "int_type", "float_parsing", "bool_parsing", "string_type", "missing_argument"}
+
+
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response:
+    payload: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        payload["details"] = details
+    return Response(status_code=status, content_type=JSON, body={"error": payload})
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(status_code=status, content_type=JSON, body=body, headers=headers or {})
+
+
+def principal(router: Router | APIGatewayHttpResolver) -> Principal:
+    found = services().auth.authenticate(router.current_event.headers.get("authorization"))
+    logger.append_keys(tenant_id=found.tenant.tenantId)
+    return found
+
+
+def _validation_response(error: RequestValidationError) -> Response:
+    problems = []
+    malformed = False
+    for problem in error.errors():
+        location = [str(part) for part in problem.get("loc", ())]
+        kind = problem.get("type", "")
+        if kind == "json_invalid":
+            return error_response(400, "malformed_json", "The request body is not valid JSON.")
+        if location and location[0] == "query" and kind in PARSE_ERRORS:
+            malformed = True
+        field = ".".join(location[1:] if location and location[0] in ("body", "query", "header") else location)
+        problems.append({"field": field, "in": location[0] if location else "", "problem": problem.get("msg", "")})
+    if malformed:
+        return error_response(400, "invalid_query", "The query string is malformed.", {"errors": problems})
+    return error_response(422, "validation_error", "The request does not match the schema.", {"errors": problems})
+
+
+def build_app(
+    routers: Iterable[Router], *, known_routes: Iterable[wiring.Route] = wiring.ROUTES
+) -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+    for router in routers:
+        app.include_router(router)
+    templates = [route for route in known_routes if route.path != wiring.DEFAULT_ROUTE]
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(error: RequestValidationError) -> Response:
+        return _validation_response(error)
+
+    @app.exception_handler(errors.DomainError)
+    def _domain(error: errors.DomainError) -> Response:
+        status = next((s for cls, s in STATUS_OF.items() if isinstance(error, cls)), 400)
+        return error_response(status, error.code, error.message, error.details)
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        logger.exception("unhandled error")
+        return error_response(500, "internal_error", "Something went wrong on our side; it has been logged.")
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response:
+        path = app.current_event.path
+        methods = sorted({r.method for r in templates if _matches(r.path, path)})
+        if methods:
+            response = error_response(
+                405,
+                "method_not_allowed",
+                f"{app.current_event.http_method} is not allowed on {path}.",
+                {"allowed": methods},
+            )
+            response.headers["Allow"] = ", ".join(methods)
+            return response
+        return error_response(404, "route_not_found", f"No route {app.current_event.http_method} {path}.")
+
+    return app
+
+
+def _matches(template: str, path: str) -> bool:
+    wanted = template.strip("/").split("/")
+    given = path.strip("/").split("/")
+    return len(wanted) == len(given) and all(
+        w == g or (w.startswith("{") and w.endswith("}") and g) for w, g in zip(wanted, given, strict=True)
+    )

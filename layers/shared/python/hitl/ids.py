@@ -1,0 +1,66 @@
+"""Identifiers and secrets: watch ids, API keys (GitHub-style checksummed tokens), hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import zlib
+
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+KEY_PREFIX = "hitl_"
+KEY_RANDOM_CHARS = 30
+KEY_CHECKSUM_CHARS = 6
+KEY_PATTERN = re.compile(r"^hitl_[0-9A-Za-z]{36}$")
+
+
+def random_base62(length: int) -> str:
+    return "".join(secrets.choice(BASE62) for _ in range(length))
+
+
+def base62(number: int, width: int) -> str:
+    digits = []
+    while number:
+        number, rest = divmod(number, 62)
+        digits.append(BASE62[rest])
+    return "".join(reversed(digits)).rjust(width, "0")
+
+
+def checksum(text: str) -> str:
+    return base62(zlib.crc32(text.encode()), KEY_CHECKSUM_CHARS)
+
+
+def new_api_key() -> str:
+    body = KEY_PREFIX + random_base62(KEY_RANDOM_CHARS)
+    return body + checksum(body)
+
+
+def is_well_formed_key(key: str) -> bool:
+    """Format and checksum only: a mistyped or look-alike key fails here, with no database call."""
+    if not KEY_PATTERN.match(key):
+        return False
+    return checksum(key[:-KEY_CHECKSUM_CHARS]) == key[-KEY_CHECKSUM_CHARS:]
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def new_watch_id() -> str:
+    return "w_" + random_base62(24)  # 142 random bits
+
+
+def new_key_id() -> str:
+    return "key_" + random_base62(16)
+
+
+def new_event_id() -> str:
+    return "evt_" + random_base62(22)
+
+
+def new_audit_id() -> str:
+    return "aud_" + random_base62(16)
+
+
+def new_tenant_id() -> str:
+    return "t_" + random_base62(12)

@@ -1,0 +1,254 @@
+"""The one wiring description of the service.
+
+Both the CDK stack (``infra/``) and the local stack (``tools/hitl_local``) are
+built from these tables, so they cannot drift: functions, HTTP routes, the
+event rules that feed queues that feed functions, schedules, and the table's
+indexes.  Nothing here touches AWS; it is plain data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# --- functions ---------------------------------------------------------------
+
+#: What a function may touch.  The CDK stack turns each into a ``grant_*`` on
+#: the exact resource; the local stack ignores them (moto checks nothing).
+TABLE_READ = "table:read"
+TABLE_WRITE = "table:write"
+BUS_PUT = "bus:put"
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    #: folder holding the handler module, relative to the repository root
+    asset: str
+    #: ``module.function`` inside the asset folder
+    handler: str
+    description: str
+    memory_mb: int = 256
+    timeout_s: int = 29
+    #: a cap on concurrent instances (Lambda reserved concurrency); ``None``: none
+    reserved_concurrency: int | None = None
+    needs: frozenset[str] = field(default_factory=frozenset)
+    #: warm instances the local stack starts before serving
+    local_warm: int = 1
+    #: the most instances the local stack runs at once
+    local_max: int = 8
+
+
+API = Function(
+    name="api",
+    asset="functions/api",
+    handler="api_handler.lambda_handler",
+    description="The agent HTTP API: create, list, cancel, audit, OpenAPI",
+    memory_mb=512,
+    needs=frozenset({TABLE_READ, TABLE_WRITE, BUS_PUT}),
+    local_warm=2,
+)
+WAIT = Function(
+    name="wait",
+    asset="functions/wait",
+    handler="wait_handler.lambda_handler",
+    description="GET /api/pause/{watchId}, with ?wait=N long-polls",
+    memory_mb=128,
+    timeout_s=29,
+    reserved_concurrency=50,
+    needs=frozenset({TABLE_READ, TABLE_WRITE}),
+    local_warm=2,
+    local_max=24,
+)
+SWEEPER = Function(
+    name="sweeper",
+    asset="functions/sweeper",
+    handler="sweeper_handler.lambda_handler",
+    description="Expires overdue pauses and republishes unsent events",
+    memory_mb=256,
+    timeout_s=55,
+    reserved_concurrency=1,
+    needs=frozenset({TABLE_READ, TABLE_WRITE, BUS_PUT}),
+    local_max=1,
+)
+
+FUNCTIONS: tuple[Function, ...] = (API, WAIT, SWEEPER)
+
+# --- HTTP routes ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str  # GET, POST, DELETE, ANY
+    path: str  # API Gateway syntax: /api/pause/{watchId}; "$default" catches the rest
+    function: str
+
+
+DEFAULT_ROUTE = "$default"
+
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/api/pause", API.name),
+    Route("GET", "/api/pause", API.name),
+    Route("GET", "/api/pause/{watchId}", WAIT.name),
+    Route("POST", "/api/pause/{watchId}/cancel", API.name),
+    Route("POST", "/api/pause/{watchId}/approve", API.name),
+    Route("GET", "/api/audit", API.name),
+    Route("GET", "/api/openapi.json", API.name),
+    # unknown paths and methods reach the API function, which answers 404/405 in our shape
+    Route("ANY", DEFAULT_ROUTE, API.name),
+)
+
+# --- events: rule -> queue -> function -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """An EventBridge rule on the service's bus that targets one SQS queue.
+
+    ``function`` consumes the queue through an event source mapping with
+    ``ReportBatchItemFailures``; ``None`` leaves the queue to be read by whoever
+    needs it (tests).  ``test_only`` subscriptions exist in tests and on the
+    local stack, never in the deployed stack.
+    """
+
+    name: str
+    detail_types: tuple[str, ...]  # empty: every event of source "hitl"
+    function: str | None
+    test_only: bool = False
+    batch_size: int = 10
+    max_receive_count: int = 5
+
+
+SUBSCRIPTIONS: tuple[Subscription, ...] = (
+    Subscription(name="all-events", detail_types=(), function=None, test_only=True),
+)
+
+EVENT_SOURCE = "hitl"
+
+# --- schedules ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Schedule:
+    function: str
+    every_minutes: int
+    #: environment variable setting the period, in seconds, on the local stack
+    local_setting: str
+    local_default_s: int
+
+
+SCHEDULES: tuple[Schedule, ...] = (
+    Schedule(function=SWEEPER.name, every_minutes=1, local_setting="HITL_SWEEP_SECONDS", local_default_s=5),
+)
+
+# --- the table ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    pk: str
+    sk: str
+    #: "ALL", "KEYS_ONLY" or "INCLUDE" (then ``include`` names the attributes)
+    projection: str
+    include: tuple[str, ...] = ()
+
+
+TABLE_PK = "pk"
+TABLE_SK = "sk"
+TTL_ATTRIBUTE = "ttl"
+
+#: Per-tenant lists, newest first: pauses (TP#tenant), audit (TA#tenant),
+#: API keys (TK#tenant), webhooks (TW#tenant), deliveries (WD#webhook).
+#: Every attribute any of those summaries shows is projected, decided once.
+BY_TENANT = Index(
+    name="byTenant",
+    pk="gsi1pk",
+    sk="gsi1sk",
+    projection="INCLUDE",
+    include=(
+        "tenantId",
+        "watchId",
+        "status",
+        "action",
+        "requestedBy",
+        "createdAt",
+        "expiresAt",
+        "decidedAt",
+        "decision",
+        "policy",
+        "approvals",
+        "notifications",
+        "auditId",
+        "at",
+        "type",
+        "actor",
+        "channel",
+        "details",
+        "keyId",
+        "name",
+        "last4",
+        "revoked",
+        "lastUsedAt",
+        "webhookId",
+        "deliveryId",
+        "eventId",
+        "url",
+        "events",
+        "enabled",
+        "description",
+        "attempt",
+        "statusCode",
+        "latencyMs",
+        "errorClass",
+        "responseSnippet",
+    ),
+)
+
+#: The sweeper's sparse, sharded index: EXP#0..15 for pauses with something due
+#: (expiry, reminders; sort key = the next due time), OUT#0..15 for events not yet
+#: published.  An item leaves it when nothing is due any more.
+DUE = Index(
+    name="due",
+    pk="duePk",
+    sk="dueSk",
+    projection="INCLUDE",
+    include=("tenantId", "watchId", "status", "expiresAt", "eventId"),
+)
+
+#: Lookups by a secondary identifier: an API key by its public id (KEYID#…),
+#: deliveries of one pause (PD#watchId), and the like.
+LOOKUP = Index(name="lookup", pk="lookupPk", sk="lookupSk", projection="ALL")
+
+INDEXES: tuple[Index, ...] = (BY_TENANT, DUE, LOOKUP)
+DUE_SHARDS = 16
+
+# --- settings every function receives -------------------------------------------------
+
+ENV_TABLE = "TABLE_NAME"
+ENV_BUS = "EVENT_BUS_NAME"
+ENV_PUBLIC_BASE_URL = "PUBLIC_BASE_URL"
+ENV_SERVICE = "POWERTOOLS_SERVICE_NAME"
+ENV_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+SERVICE_NAME = "hitl"
+
+
+def function_environment(table_name: str, bus_name: str, public_base_url: str) -> dict[str, str]:
+    """The environment every function gets, in AWS and on the local stack alike."""
+    return {
+        ENV_TABLE: table_name,
+        ENV_BUS: bus_name,
+        ENV_PUBLIC_BASE_URL: public_base_url,
+        ENV_SERVICE: SERVICE_NAME,
+        ENV_METRICS_NAMESPACE: "HITL",
+    }
+
+
+def function(name: str) -> Function:
+    for candidate in FUNCTIONS:
+        if candidate.name == name:
+            return candidate
+    raise KeyError(name)
+
+
+def deployed_subscriptions() -> tuple[Subscription, ...]:
+    return tuple(s for s in SUBSCRIPTIONS if not s.test_only)

@@ -1,0 +1,133 @@
+"""Fixtures shared by the unit, integration and end-to-end tests (none are autouse)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import boto3
+import pytest
+from hitl import runtime, wiring
+from hitl.adapters.dynamo import DynamoStore
+from hitl.domain.tenants import TenantAdmin
+from hitl_local import apigw, resources
+from moto import mock_aws
+
+BASE_URL = "https://hitl.example.test"
+
+
+@dataclass
+class Cloud:
+    """moto in-process, with the stack's resources created from the wiring."""
+
+    session: boto3.session.Session
+    names: resources.Names
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service)  # type: ignore[call-overload]
+
+    @property
+    def store(self) -> DynamoStore:
+        return runtime.services().store
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every event the test-only rule collected so far, in order, each once."""
+        sqs = self.client("sqs")
+        url = self.names.queues["all-events"]
+        seen: list[dict[str, Any]] = []
+        while True:
+            answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            messages = answer.get("Messages", [])
+            if not messages:
+                return seen
+            for message in messages:
+                seen.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture
+def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "HITL",
+        "POWERTOOLS_SERVICE_NAME": "hitl",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws(config={"core": {"reset_boto3_session": False}}):
+        runtime.reset()
+        session = boto3.session.Session(region_name="us-east-1")
+        names = resources.create(session)
+        for name, value in wiring.function_environment(names.table, names.bus, BASE_URL).items():
+            monkeypatch.setenv(name, value)
+        yield Cloud(session=session, names=names)
+    runtime.reset()
+
+
+@pytest.fixture
+def admin(cloud: Cloud) -> TenantAdmin:
+    return TenantAdmin(cloud.store)
+
+
+@pytest.fixture
+def make_tenant(admin: TenantAdmin) -> Callable[..., dict[str, Any]]:
+    counter = iter(range(10_000))
+
+    def make(plan: str = "pro", approvers: list[str] | None = None, name: str | None = None) -> dict[str, Any]:
+        n = next(counter)
+        return admin.create_tenant(
+            name or f"tenant-{n}", plan, approvers if approvers is not None else [f"approver{n}@example.com"]
+        )
+
+    return make
+
+
+@dataclass
+class Api:
+    """Calls the handlers exactly as API Gateway would, routed by the wiring."""
+
+    key: str | None = None
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        key: str | None = None,
+        raw: bytes | None = None,
+    ) -> apigw.HttpResponse:
+        sent = {"content-type": "application/json", **(headers or {})}
+        chosen = key if key is not None else self.key
+        if chosen:
+            sent["authorization"] = f"Bearer {chosen}"
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+        request = apigw.Request(method, path, urlencode(query or {}), sent, data)
+        route, params = apigw.match_route(method, path)
+        function = wiring.function(route.function)
+        module = importlib.import_module(function.handler.rsplit(".", 1)[0])
+        result = module.lambda_handler(
+            apigw.to_event(request, route, params), apigw.LambdaContext(function_name=function.name)
+        )
+        return apigw.from_result(result)
+
+    def get(self, path: str, **kw: Any) -> apigw.HttpResponse:
+        return self.call("GET", path, **kw)
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> apigw.HttpResponse:
+        return self.call("POST", path, body, **kw)
+
+
+@pytest.fixture
+def api(cloud: Cloud) -> Api:
+    return Api()

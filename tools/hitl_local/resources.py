@@ -1,0 +1,103 @@
+"""AWS resources for moto (tests and the local stack), created from the wiring description.
+
+CloudFormation in moto cannot create our CDK template, so the same tables the CDK stack
+reads (``hitl.wiring``) are turned into boto3 calls here.  Test-only subscriptions are
+included: this module never runs against a deployed stack.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from hitl import wiring
+
+
+@dataclass(frozen=True)
+class Names:
+    table: str = "hitl-local"
+    bus: str = "hitl-local"
+    #: subscription name -> queue URL
+    queues: dict[str, str] = field(default_factory=dict)
+    dead_letter_queues: dict[str, str] = field(default_factory=dict)
+
+
+def table_definition(table_name: str) -> dict[str, Any]:
+    key_names = {wiring.TABLE_PK, wiring.TABLE_SK}
+    for index in wiring.INDEXES:
+        key_names |= {index.pk, index.sk}
+    indexes = []
+    for index in wiring.INDEXES:
+        projection: dict[str, Any] = {"ProjectionType": index.projection}
+        if index.include:
+            projection["NonKeyAttributes"] = list(index.include)
+        indexes.append(
+            {
+                "IndexName": index.name,
+                "KeySchema": [
+                    {"AttributeName": index.pk, "KeyType": "HASH"},
+                    {"AttributeName": index.sk, "KeyType": "RANGE"},
+                ],
+                "Projection": projection,
+            }
+        )
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": name, "AttributeType": "S"} for name in sorted(key_names)],
+        "KeySchema": [
+            {"AttributeName": wiring.TABLE_PK, "KeyType": "HASH"},
+            {"AttributeName": wiring.TABLE_SK, "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": indexes,
+    }
+
+
+def event_pattern(subscription: wiring.Subscription) -> dict[str, Any]:
+    pattern: dict[str, Any] = {"source": [wiring.EVENT_SOURCE]}
+    if subscription.detail_types:
+        pattern["detail-type"] = list(subscription.detail_types)
+    return pattern
+
+
+def create(session: boto3.session.Session, names: Names | None = None, *, visibility_s: int = 30) -> Names:
+    """Create (or find) the table, the bus, and each subscription's rule -> queue (+ DLQ)."""
+    names = names or Names()
+    dynamodb = session.client("dynamodb")
+    existing = dynamodb.list_tables()["TableNames"]
+    if names.table not in existing:
+        dynamodb.create_table(**table_definition(names.table))
+        dynamodb.update_time_to_live(
+            TableName=names.table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": wiring.TTL_ATTRIBUTE},
+        )
+    events = session.client("events")
+    buses = [b["Name"] for b in events.list_event_buses()["EventBuses"]]
+    if names.bus not in buses:
+        events.create_event_bus(Name=names.bus)
+    sqs = session.client("sqs")
+    queues: dict[str, str] = {}
+    dead: dict[str, str] = {}
+    for subscription in wiring.SUBSCRIPTIONS:
+        base = f"{names.bus}-{subscription.name}"
+        dlq_url = sqs.create_queue(QueueName=f"{base}-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        url = sqs.create_queue(
+            QueueName=base,
+            Attributes={
+                "VisibilityTimeout": str(visibility_s),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": subscription.max_receive_count}
+                ),
+            },
+        )["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(
+            Name=base, EventBusName=names.bus, EventPattern=json.dumps(event_pattern(subscription)), State="ENABLED"
+        )
+        events.put_targets(Rule=base, EventBusName=names.bus, Targets=[{"Id": "queue", "Arn": arn}])
+        queues[subscription.name] = url
+        dead[subscription.name] = dlq_url
+    return Names(table=names.table, bus=names.bus, queues=queues, dead_letter_queues=dead)
