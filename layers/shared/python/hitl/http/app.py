@@ -29,6 +29,7 @@ STATUS_OF: dict[type[errors.DomainError], int] = {
 }
 #: Query parameters whose value could not even be parsed are a malformed request (400);
 #: values out of range are a schema error (422).
+PUBLIC_PATHS = frozenset({"/api/openapi.json"})
 PARSE_ERRORS = {"int_parsing", "int_type", "float_parsing", "bool_parsing", "string_type", "missing_argument"}
 
 
@@ -76,6 +77,13 @@ def build_app(
 
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response:
+        # powertools validates before the route runs: answer a caller without a valid key 401
+        # first, so nothing about a request is judged before who sent it
+        if app.current_event.path not in PUBLIC_PATHS:
+            try:
+                principal(app)
+            except errors.Unauthorized as refused:
+                return _domain(refused)
         return _validation_response(error)
 
     @app.exception_handler(errors.DomainError)

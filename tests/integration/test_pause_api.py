@@ -1,0 +1,255 @@
+"""Each agent route through the real handlers and adapters, under moto."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hitl import ids
+
+
+@pytest.fixture
+def tenant(make_tenant):
+    return make_tenant(plan="pro")
+
+
+@pytest.fixture
+def agent(api, tenant):
+    api.key = tenant["apiKey"]
+    return api
+
+
+def create(agent, **body):
+    response = agent.post("/api/pause", {"action": "Deploy to production (v2.4.1)", "context": {"env": "prod"}, **body})
+    assert response.status == 201, response.body
+    return response.json()
+
+
+def test_create_answers_201_with_an_absolute_status_url(agent):
+    created = create(agent, timeoutSeconds=600)
+    assert created["status"] == "pending"
+    assert created["watchId"].startswith("w_")
+    assert created["statusUrl"] == f"https://hitl.example.test/api/pause/{created['watchId']}"
+    assert created["createdAt"].endswith("Z") and len(created["createdAt"]) == 24
+    assert created["expiresAt"] > created["createdAt"]
+
+
+def test_get_shows_the_whole_pause(agent):
+    created = create(agent, requestedBy="deploy-bot", metadata={"ticket": "OPS-1"})
+    pause = agent.get(f"/api/pause/{created['watchId']}").json()
+    assert pause["action"] == "Deploy to production (v2.4.1)"
+    assert pause["context"] == {"env": "prod"}
+    assert pause["requestedBy"] == "deploy-bot"
+    assert pause["metadata"] == {"ticket": "OPS-1"}
+    assert pause["decision"] is None and pause["decidedAt"] is None and pause["approvals"] == []
+    assert pause["policy"] == {"approvers": [], "requiredApprovals": 1, "onTimeout": "reject"}
+    assert len(pause["actionDigest"]) == 64
+    assert "tenantId" not in pause
+
+
+def test_requested_by_defaults_to_the_key_name(agent):
+    created = create(agent)
+    assert agent.get(f"/api/pause/{created['watchId']}").json()["requestedBy"] == "default"
+
+
+def test_context_keeps_json_types_exactly(agent):
+    context = {"f": 1.5, "i": 10**15, "b": True, "n": None, "s": "ü", "l": [1, {"x": []}], "e": {}}
+    created = create(agent, context=context)
+    assert agent.get(f"/api/pause/{created['watchId']}").json()["context"] == context
+
+
+def test_cancel_then_get_shows_cancelled_by_the_key(agent):
+    created = create(agent)
+    cancelled = agent.post(f"/api/pause/{created['watchId']}/cancel", {"reason": "not needed"})
+    assert cancelled.status == 200
+    pause = agent.get(f"/api/pause/{created['watchId']}").json()
+    assert pause["status"] == "cancelled"
+    assert pause["decision"]["outcome"] == "cancelled"
+    assert pause["decision"]["by"] == "default"
+    assert pause["decision"]["channel"] == "api"
+    assert pause["decision"]["comment"] == "not needed"
+    assert pause["decidedAt"] == pause["decision"]["at"]
+
+
+def test_a_second_cancel_answers_410_with_the_pause(agent):
+    created = create(agent)
+    agent.post(f"/api/pause/{created['watchId']}/cancel")
+    again = agent.post(f"/api/pause/{created['watchId']}/cancel")
+    assert again.status == 410
+    error = again.json()["error"]
+    assert error["code"] == "pause_cancelled"
+    assert error["details"]["pause"]["status"] == "cancelled"
+
+
+def test_approve_is_refused_for_api_keys(agent):
+    created = create(agent)
+    refused = agent.post(f"/api/pause/{created['watchId']}/approve", {"decision": "approved"})
+    assert refused.status == 401
+    assert refused.json()["error"]["code"] == "dashboard_session_required"
+    assert agent.get(f"/api/pause/{created['watchId']}").json()["status"] == "pending"
+
+
+def test_audit_lists_newest_first_and_by_pause(agent):
+    first = create(agent)
+    second = create(agent)
+    agent.post(f"/api/pause/{first['watchId']}/cancel")
+    entries = agent.get("/api/audit").json()["items"]
+    assert [(e["type"], e["watchId"]) for e in entries] == [
+        ("pause.cancelled", first["watchId"]),
+        ("pause.created", second["watchId"]),
+        ("pause.created", first["watchId"]),
+    ]
+    only_first = agent.get("/api/audit", query={"watchId": first["watchId"]}).json()["items"]
+    assert [e["type"] for e in only_first] == ["pause.cancelled", "pause.created"]
+    assert "tenantId" not in only_first[0]
+
+
+def test_openapi_document_needs_no_key(api):
+    document = api.get("/api/openapi.json").json()
+    assert document["openapi"].startswith("3.")
+    assert {"/api/pause", "/api/pause/{watchId}", "/api/pause/{watchId}/cancel", "/api/audit"} <= set(
+        document["paths"]
+    )
+
+
+def test_created_and_cancelled_events_reach_the_bus(agent, cloud, tenant):
+    created = create(agent)
+    agent.post(f"/api/pause/{created['watchId']}/cancel")
+    events = cloud.events()
+    assert [e["detail-type"] for e in events] == ["pause.created", "pause.cancelled"]
+    detail = events[0]["detail"]
+    assert events[0]["source"] == "hitl"
+    assert detail["version"] == 1 and detail["type"] == "pause.created"
+    assert detail["tenantId"] == tenant["tenantId"]
+    assert detail["data"]["watchId"] == created["watchId"]
+    assert "context" not in detail["data"]
+    assert detail["eventId"] != events[1]["detail"]["eventId"]
+
+
+def test_an_event_is_marked_sent_once_published(agent, cloud):
+    created = create(agent)
+    stored = cloud.store.query(
+        key_condition="pk = :pk AND begins_with(sk, :e)", pk=f"P#{created['watchId']}", e="E#"
+    ).items
+    assert len(stored) == 1
+    assert stored[0]["sent"] is True
+    assert "duePk" not in stored[0]
+
+
+# --- errors -----------------------------------------------------------------------------
+
+
+def test_no_key_is_401(api):
+    response = api.post("/api/pause", {"action": "x"})
+    assert response.status == 401
+    assert response.json()["error"]["code"] == "missing_api_key"
+
+
+def test_a_wrong_key_is_401_even_with_a_bad_body(api):
+    response = api.post("/api/pause", {"nothing": True}, key=ids.new_api_key())
+    assert response.status == 401
+    assert response.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_a_revoked_key_is_refused(api, tenant, admin, monkeypatch):
+    monkeypatch.setenv("HITL_KEY_CACHE_SECONDS", "0")
+    from hitl import runtime
+
+    runtime.reset()
+    assert api.get("/api/pause", key=tenant["apiKey"]).status == 200
+    admin.revoke_key(tenant["keyId"])
+    response = api.get("/api/pause", key=tenant["apiKey"])
+    assert response.status == 401
+
+
+def test_malformed_json_is_400(agent):
+    response = agent.post("/api/pause", raw=b'{"action": ')
+    assert response.status == 400
+    assert response.json() == {"error": {"code": "malformed_json", "message": "The request body is not valid JSON."}}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "action"),
+        ({"action": ""}, "action"),
+        ({"action": "   "}, "action"),
+        ({"action": "x" * 2001}, "action"),
+        ({"action": "x", "context": [1]}, "context"),
+        ({"action": "x", "timeoutSeconds": 0}, "timeoutSeconds"),
+        ({"action": "x", "timeoutSeconds": 30 * 86400 + 1}, "timeoutSeconds"),
+        ({"action": "x", "metadata": {str(i): "v" for i in range(21)}}, "metadata"),
+        ({"action": "x", "metadata": {"k": "v" * 201}}, "metadata.k"),
+        ({"action": "x", "requestedBy": "r" * 201}, "requestedBy"),
+        ({"action": "x", "surprise": 1}, "surprise"),
+    ],
+)
+def test_schema_errors_are_422_naming_the_field(agent, body, field):
+    response = agent.post("/api/pause", body)
+    assert response.status == 422, response.body
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert any(e["field"].startswith(field) for e in error["details"]["errors"]), error
+
+
+@pytest.mark.parametrize("name", ["approvers", "requiredApprovals", "onTimeout", "callbackUrl", "remindAfterSeconds"])
+def test_fields_of_later_steps_are_refused_not_ignored(agent, cloud, name):
+    response = agent.post("/api/pause", {"action": "x", name: None})
+    assert response.status == 422
+    assert response.json()["error"]["code"] == "unsupported_field"
+    assert response.json()["error"]["details"]["fields"] == [name]
+    assert agent.get("/api/pause").json()["items"] == []
+
+
+def test_a_context_over_64_kib_is_413_and_nothing_is_written(agent):
+    response = agent.post("/api/pause", {"action": "x", "context": {"blob": "x" * (64 * 1024)}})
+    assert response.status == 413
+    assert response.json()["error"]["code"] == "context_too_large"
+    assert agent.get("/api/pause").json()["items"] == []
+
+
+def test_unknown_route_is_our_404_and_wrong_method_our_405(agent):
+    missing = agent.get("/api/nothing-here")
+    assert missing.status == 404
+    assert missing.json()["error"]["code"] == "route_not_found"
+    wrong = agent.call("DELETE", "/api/pause")
+    assert wrong.status == 405
+    assert wrong.headers["allow"] == "GET, POST"
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [({"wait": "soon"}, 400), ({"wait": "26"}, 422), ({"wait": "-1"}, 422)],
+)
+def test_a_bad_wait_is_refused(agent, query, status):
+    created = create(agent)
+    response = agent.get(f"/api/pause/{created['watchId']}", query=query)
+    assert response.status == status
+    assert response.json()["error"]["code"] == ("invalid_query" if status == 400 else "validation_error")
+
+
+def test_a_missing_pause_is_404(agent):
+    response = agent.get("/api/pause/w_doesnotexist")
+    assert response.status == 404
+    assert response.json()["error"]["code"] == "pause_not_found"
+
+
+def test_another_tenants_pause_is_exactly_like_a_missing_one(api, make_tenant):
+    owner, other = make_tenant(), make_tenant()
+    watch_id = create(api.__class__(key=owner["apiKey"]))["watchId"]
+    intruder = api.__class__(key=other["apiKey"])
+    for response, missing in [
+        (intruder.get(f"/api/pause/{watch_id}"), intruder.get("/api/pause/w_missing")),
+        (intruder.get(f"/api/pause/{watch_id}", query={"wait": "1"}), intruder.get("/api/pause/w_missing")),
+        (intruder.post(f"/api/pause/{watch_id}/cancel"), intruder.post("/api/pause/w_missing/cancel")),
+        (
+            intruder.get("/api/audit", query={"watchId": watch_id}),
+            intruder.get("/api/audit", query={"watchId": "w_missing"}),
+        ),
+    ]:
+        assert response.status == missing.status == 404
+        assert json.loads(response.body.replace(watch_id.encode(), b"w_missing")) == missing.json()
+    assert intruder.get("/api/pause").json()["items"] == []
+    assert intruder.get("/api/audit").json()["items"] == []
+    assert api.__class__(key=owner["apiKey"]).get(f"/api/pause/{watch_id}").json()["status"] == "pending"

@@ -1,0 +1,97 @@
+"""moto in server mode, in this process, with DynamoDB requests serialized.
+
+moto's server does not promise atomicity under concurrency (two racing conditional writes
+can both win); DynamoDB does, per item.  One lock around moto's DynamoDB requests restores
+that guarantee.  Nothing else is serialized: an SQS receive that waits must not hold it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import boto3
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+REGION = "us-east-1"
+#: what every client of the local stack authenticates with (moto checks nothing)
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}  # noqa: S105
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class SerializeDynamoDB:
+    """WSGI middleware: one DynamoDB request at a time (``X-Amz-Target: DynamoDB_…``)."""
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return self.app(environ, start_response)
+        with self.lock:
+            # the whole answer is produced under the lock, not just the call that starts it
+            answer = self.app(environ, start_response)
+            try:
+                return [b"".join(answer)]
+            finally:
+                close = getattr(answer, "close", None)
+                if close:
+                    close()
+
+
+class _QuietHandler(MotoRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class MotoServer:
+    """A threaded werkzeug server running moto's app on a free 127.0.0.1 port."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = SerializeDynamoDB(DomainDispatcherApplication(create_backend_app))
+        self._server: BaseWSGIServer = make_server(host, port, self.app, threaded=True, request_handler=_QuietHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> MotoServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+        self._server.server_close()
+
+    def session(self) -> EndpointSession:
+        return EndpointSession(self.url)
+
+    def __enter__(self) -> MotoServer:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+class EndpointSession(boto3.session.Session):
+    """A session whose clients all talk to one endpoint (what ``resources.create`` is given)."""
+
+    def __init__(self, endpoint_url: str) -> None:
+        super().__init__(
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=REGION,
+        )
+        self.endpoint_url = endpoint_url
+
+    def client(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs.setdefault("endpoint_url", self.endpoint_url)
+        return super().client(*args, **kwargs)
