@@ -1,0 +1,368 @@
+"""Packaging: what Lambda gets is what we tested.
+
+The deps layer is built with the stack's own recipe (``infra.layer_build``) for this
+machine's architecture, and each function of the wiring is imported and invoked in a fresh
+CPython 3.12 (``-I -S``: no PYTHON* variables, no site-packages) whose ``sys.path`` holds only
+that function's asset folder, the shared layer, the deps layer and boto3, as in Lambda.  A
+missing dependency, a module that only the project's virtualenv provides, or a wheel built for
+the wrong CPython fails here.  The deployed layer is arm64: every requirement must have an
+arm64 CPython 3.12 wheel, checked with ``pip download``.
+
+These tests need PyPI.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from glob import glob
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from hitl import ids, wiring
+from hitl.adapters.dynamo import DynamoStore
+from hitl.adapters.events import MemoryPublisher
+from hitl.domain.requests import CreatePauseRequest
+from hitl.domain.service import Authenticator, PauseService
+from hitl.domain.tenants import TenantAdmin
+from hitl.timeutil import now
+from hitl_local import apigw, resources
+from moto.server import ThreadedMotoServer
+
+from infra import layer_build
+
+REPO = layer_build.REPO_ROOT
+RUNNER = Path(__file__).with_name("lambda_invoke.py")
+SHARED_LAYER = REPO / "layers" / "shared" / "python"
+REGION = "us-east-1"
+BASE_URL = "https://hitl.example.test"
+ARM64_PLATFORM = "manylinux2014_aarch64"
+
+Invoke = Callable[[wiring.Function, list[dict[str, Any]], str], list[Any]]
+
+# --- the interpreter and the layers ------------------------------------------------------
+
+
+def find_python312() -> str | None:
+    """A CPython 3.12 interpreter: pyenv's (``$PYENV_ROOT`` or ``pyenv root``), else one on PATH."""
+    roots = [os.environ.get("PYENV_ROOT", ""), str(Path.home() / ".pyenv"), "/root/.pyenv"]
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        answer = subprocess.run([pyenv, "root"], capture_output=True, text=True, check=False)
+        roots.insert(0, answer.stdout.strip())
+    for root in filter(None, roots):
+        found = sorted(glob(f"{root}/versions/3.12*/bin/python3.12"), reverse=True)
+        if found:
+            return found[0]
+    return shutil.which("python3.12")
+
+
+def pip(*args: str) -> None:
+    """``python -m pip …`` with the project's pip (the same one the CDK bundling runs)."""
+    answer = subprocess.run(
+        [sys.executable, "-m", "pip", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+        check=False,
+        timeout=300,
+    )
+    assert answer.returncode == 0, f"pip {' '.join(args)} failed:\n{answer.stdout}\n{answer.stderr}"
+
+
+@pytest.fixture(scope="session")
+def python312() -> str:
+    found = find_python312()
+    if found is None:
+        pytest.skip("no CPython 3.12 on this machine (Lambda's runtime); e.g. `pyenv install 3.12`")
+    return found
+
+
+@pytest.fixture(scope="session")
+def deps_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The deps layer, built once with the stack's recipe for this machine's architecture."""
+    root = tmp_path_factory.mktemp("deps-layer")
+    pip(*layer_build.pip_install_args(root, layer_build.host_platform()))
+    return root / "python"
+
+
+@pytest.fixture(scope="session")
+def runtime_boto3(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """boto3 as Lambda's Python runtime provides it (after the layers on the path)."""
+    target = tmp_path_factory.mktemp("runtime-boto3")
+    pip(
+        "install",
+        "boto3",
+        "--target",
+        str(target),
+        "--platform",
+        layer_build.host_platform(),
+        "--implementation",
+        "cp",
+        "--python-version",
+        layer_build.PYTHON_VERSION,
+        "--only-binary=:all:",
+        "--no-compile",
+        "--quiet",
+    )
+    return target
+
+
+@pytest.fixture(scope="session")
+def xray_daemon() -> Iterator[int]:
+    """A UDP port that swallows the tracer's segments, as the X-Ray daemon would."""
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    yield sink.getsockname()[1]
+    sink.close()
+
+
+@pytest.fixture(scope="session")
+def dead_endpoint() -> Iterator[str]:
+    """An AWS endpoint that refuses every connection: a handler that calls AWS fails loudly."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused at once
+    yield f"http://127.0.0.1:{closed.getsockname()[1]}"
+    closed.close()
+
+
+def trace_header() -> str:
+    """The ``_X_AMZN_TRACE_ID`` Lambda sets for a sampled request."""
+    return f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=1"
+
+
+def lambda_environment(spec: wiring.Function, endpoint: str, table: str, bus: str, xray_port: int) -> dict[str, str]:
+    """The variables Lambda sets, plus the wiring's; nothing inherited from this process."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "TZ": "UTC",
+        "HOME": "/nonexistent",  # no ~/.aws of the developer
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_python{layer_build.PYTHON_VERSION}",
+        "AWS_LAMBDA_FUNCTION_NAME": f"hitl-{spec.name}",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "LAMBDA_TASK_ROOT": str(REPO / spec.asset),  # also turns the Tracer on, as in Lambda
+        "_X_AMZN_TRACE_ID": trace_header(),
+        "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{xray_port}",
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        **wiring.function_environment(table, bus, BASE_URL),
+    }
+
+
+@pytest.fixture
+def invoke(
+    python312: str, deps_layer: Path, runtime_boto3: Path, xray_daemon: int, tmp_path: Path
+) -> Callable[..., list[Any]]:
+    """Runs ``events`` through one function's handler in a fresh, bare CPython 3.12."""
+
+    def run(
+        spec: wiring.Function, events: list[dict[str, Any]], endpoint: str, table: str = "t", bus: str = "b"
+    ) -> list[Any]:
+        path = [str(REPO / spec.asset), str(SHARED_LAYER), str(deps_layer), str(runtime_boto3)]
+        out = tmp_path / f"{spec.name}-result.json"
+        job = tmp_path / f"{spec.name}-job.json"
+        job.write_text(
+            json.dumps(
+                {
+                    "path": path,
+                    "handler": spec.handler,
+                    "function_name": f"hitl-{spec.name}",
+                    "memory_mb": spec.memory_mb,
+                    "events": events,
+                    "out": str(out),
+                }
+            )
+        )
+        env = lambda_environment(spec, endpoint, table, bus, xray_daemon)
+        answer = subprocess.run(
+            [python312, "-I", "-S", str(RUNNER), str(job)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            check=False,
+            timeout=120,
+        )
+        assert answer.returncode == 0 and out.exists(), (
+            f"{spec.handler} failed in a bare Python 3.12:\n{answer.stdout[-4000:]}\n{answer.stderr[-4000:]}"
+        )
+        result = json.loads(out.read_text())
+        assert result["python"] == [3, 12]
+        assert result["foreign"] == [], "modules from outside the asset, the layers and boto3"
+        results: list[Any] = result["results"]
+        return results
+
+    return run
+
+
+def http_event(method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    sent = {"host": "abc123.execute-api.us-east-1.amazonaws.com", **(headers or {})}
+    data = b""
+    if body is not None:
+        sent["content-type"] = "application/json"
+        data = json.dumps(body).encode()
+    route, params = apigw.match_route(method, path)
+    return apigw.to_event(apigw.Request(method, path, "", sent, data), route, params)
+
+
+def scheduled_event() -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:123456789012:rule/hitl-sweeper"],
+        "detail": {},
+    }
+
+
+def look_alike_key() -> str:
+    """A key of the right shape whose checksum does not match (one character mistyped)."""
+    key = ids.new_api_key()
+    typo = "B" if key[10] != "B" else "C"
+    return key[:10] + typo + key[11:]
+
+
+# --- the handlers, each in a bare Python 3.12 ---------------------------------------------
+
+#: functions of the wiring that a test below invokes; a new function needs a sample event here
+INVOKED = {"api", "wait", "sweeper"}
+
+
+def test_every_function_of_the_wiring_is_invoked_here() -> None:
+    assert {spec.name for spec in wiring.FUNCTIONS} == INVOKED
+
+
+def test_api_function_serves_openapi_and_refuses_a_look_alike_key_without_aws(
+    invoke: Invoke, dead_endpoint: str
+) -> None:
+    # Given the API function's asset, the layers and boto3, and an AWS endpoint that refuses everything
+    spec = wiring.API
+    openapi = http_event("GET", "/api/openapi.json")
+    create = http_event("POST", "/api/pause", {"action": "deploy"}, {"authorization": f"Bearer {look_alike_key()}"})
+    assert apigw.match_route("POST", "/api/pause")[0].function == spec.name
+
+    # When both requests run through its handler in a bare Python 3.12
+    document, refused = (apigw.from_result(r) for r in invoke(spec, [openapi, create], dead_endpoint))
+
+    # Then the OpenAPI document is served and the bad key is refused in our error shape, with no AWS call
+    assert document.status == 200, document.body
+    assert document.json()["openapi"].startswith("3.")
+    assert "/api/pause" in document.json()["paths"]
+    assert refused.status == 401, refused.body
+    error = refused.json()["error"]
+    assert error["code"] == "invalid_api_key"
+    assert isinstance(error["message"], str) and error["message"]
+
+
+def test_wait_function_refuses_a_request_without_a_key(invoke: Invoke, dead_endpoint: str) -> None:
+    # Given a GET of one pause without a key, routed as API Gateway routes it
+    spec = wiring.WAIT
+    event = http_event("GET", "/api/pause/w_x")
+    assert apigw.match_route("GET", "/api/pause/w_x")[0].function == spec.name
+
+    # When the wait function's handler runs it in a bare Python 3.12
+    [result] = invoke(spec, [event], dead_endpoint)
+
+    # Then it answers 401 in our error shape
+    response = apigw.from_result(result)
+    assert response.status == 401, response.body
+    assert response.json()["error"]["code"] == "missing_api_key"
+
+
+@pytest.fixture
+def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    for name, value in {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+def test_sweeper_expires_and_republishes_against_aws_apis(invoke: Invoke, moto_server: str) -> None:
+    # Given the stack's resources on a moto server, and a pause created an hour ago whose
+    # pause.created event never reached the bus
+    session = boto3.session.Session(region_name=REGION)
+    names = resources.create(session)
+    store = DynamoStore(session.client("dynamodb"), names.table)
+    tenant = TenantAdmin(store).create_tenant("packaging", "pro", ["approver@example.com"])
+    principal = Authenticator(store).authenticate(f"Bearer {tenant['apiKey']}")
+    an_hour_ago = now() - timedelta(hours=1)
+    past = PauseService(store, MemoryPublisher(fail=True), BASE_URL, clock=lambda: an_hour_ago)
+    pause = past.create(principal, CreatePauseRequest(action="deploy", timeoutSeconds=60), None).pause
+
+    # When the sweeper's handler runs twice on its schedule in a bare Python 3.12
+    results = invoke(wiring.SWEEPER, [scheduled_event(), scheduled_event()], moto_server, names.table, names.bus)
+
+    # Then the first run expires the pause and republishes the lost event, the second finds nothing
+    assert results == [{"expired": 1, "republished": 1}, {"expired": 0, "republished": 0}]
+    sqs = session.client("sqs")
+    received = sqs.receive_message(QueueUrl=names.queues["all-events"], MaxNumberOfMessages=10)["Messages"]
+    seen = sorted(
+        (json.loads(m["Body"])["detail"]["type"], json.loads(m["Body"])["detail"]["data"]["watchId"]) for m in received
+    )
+    assert seen == [("pause.created", pause.watchId), ("pause.expired", pause.watchId)]
+
+
+# --- the deployed (arm64) layer ---------------------------------------------------------------
+
+
+def test_every_requirement_has_an_arm64_wheel_for_python312(tmp_path: Path) -> None:
+    # Given the stack builds the deps layer for arm64 Lambda
+    assert layer_build.LAMBDA_PLATFORM == ARM64_PLATFORM
+
+    # When pip downloads the layer's requirements as binaries for that platform
+    pip(
+        "download",
+        "--only-binary=:all:",
+        "--platform",
+        ARM64_PLATFORM,
+        "--implementation",
+        "cp",
+        "--python-version",
+        layer_build.PYTHON_VERSION,
+        "--requirement",
+        str(layer_build.requirements_file()),
+        "--dest",
+        str(tmp_path),
+        "--quiet",
+    )
+
+    # Then it succeeds, and every compiled wheel is for aarch64
+    wheels = sorted(path.name for path in tmp_path.glob("*.whl"))
+    assert any(name.startswith("pydantic_core-") for name in wheels), wheels
+    compiled = [name for name in wheels if not name.endswith("-any.whl")]
+    assert compiled and all("aarch64" in name for name in compiled), compiled
