@@ -25,7 +25,7 @@ dev: $(VENV)/.installed
 	$(PY) -m hitl_local
 
 test: install lint typecheck
-	$(PY) -m hitl.openapi_check
+	$(PY) -m hitl_local.openapi --check
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed
@@ -47,7 +47,7 @@ synth: install
 	@echo "template: cdk.out/Hitl.template.json"
 
 openapi: $(VENV)/.installed
-	$(PY) -m hitl.openapi_check --write
+	$(PY) -m hitl_local.openapi
 
 bench: install
 	$(PY) -m bench

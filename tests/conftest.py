@@ -11,11 +11,12 @@ from urllib.parse import urlencode
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from hitl import runtime, wiring
 from hitl.adapters.dynamo import DynamoStore
 from hitl.domain.tenants import TenantAdmin
 from hitl_local import apigw, resources
-from moto import mock_aws
 
 BASE_URL = "https://hitl.example.test"
 

@@ -3,6 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from hitl.observability import logger, metrics, tracer
 from hitl.runtime import services
 

@@ -4,6 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from hitl.http import pause_read
 from hitl.http.app import build_app
 from hitl.observability import logger, metrics, tracer

@@ -108,9 +108,7 @@ def test_audit_lists_newest_first_and_by_pause(agent):
 def test_openapi_document_needs_no_key(api):
     document = api.get("/api/openapi.json").json()
     assert document["openapi"].startswith("3.")
-    assert {"/api/pause", "/api/pause/{watchId}", "/api/pause/{watchId}/cancel", "/api/audit"} <= set(
-        document["paths"]
-    )
+    assert {"/api/pause", "/api/pause/{watchId}", "/api/pause/{watchId}/cancel", "/api/audit"} <= set(document["paths"])
 
 
 def test_created_and_cancelled_events_reach_the_bus(agent, cloud, tenant):

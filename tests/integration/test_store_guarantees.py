@@ -98,7 +98,9 @@ def test_idempotency_keys_are_never_shared_between_tenants(api, make_tenant):
 
 
 def test_an_overlong_idempotency_key_is_refused(api, free_tenant):
-    response = api.post("/api/pause", {"action": "x"}, key=free_tenant["apiKey"], headers={"Idempotency-Key": "k" * 256})
+    response = api.post(
+        "/api/pause", {"action": "x"}, key=free_tenant["apiKey"], headers={"Idempotency-Key": "k" * 256}
+    )
     assert response.status == 422
 
 
@@ -179,7 +181,9 @@ def test_a_refused_transition_writes_nothing(api, cloud, make_tenant):
     decide_directly(cloud, watch_id)
     before = pause_items(cloud)
     now = timeutil.now()
-    late = stale.model_copy(update={"status": "cancelled", "decidedAt": timeutil.iso(now), "version": stale.version + 1})
+    late = stale.model_copy(
+        update={"status": "cancelled", "decidedAt": timeutil.iso(now), "version": stale.version + 1}
+    )
     assert services.pauses._transition(stale, late, "agent", "api", now, 30, overdue=False) is False
     assert pause_items(cloud) == before  # not even an audit entry or an event
 
@@ -192,9 +196,10 @@ def test_cancel_after_expiry_is_410_expired(api, cloud, make_tenant, monkeypatch
     refused = api.post(f"/api/pause/{watch_id}/cancel", key=tenant["apiKey"])
     assert refused.status == 410
     assert refused.json()["error"]["details"]["pause"]["status"] == "expired"
-    assert refused.json()["error"]["details"]["pause"]["decidedAt"] == refused.json()["error"]["details"]["pause"][
-        "expiresAt"
-    ]
+    assert (
+        refused.json()["error"]["details"]["pause"]["decidedAt"]
+        == refused.json()["error"]["details"]["pause"]["expiresAt"]
+    )
 
 
 # --- paging -------------------------------------------------------------------------------------
@@ -303,7 +308,8 @@ def test_the_sweeper_expires_exactly_the_overdue_pending_pauses(api, cloud, make
     assert sorted(e["detail"]["data"]["watchId"] for e in events) == sorted(overdue)
     assert {e["detail-type"] for e in events} == {"pause.expired"}
     audit = api.get("/api/audit", query={"watchId": next(iter(overdue))}, key=key).json()["items"]
-    assert [(a["type"], a["actor"], a["channel"]) for a in audit][0] == ("pause.expired", "timeout", "timeout")
+    newest = audit[0]
+    assert (newest["type"], newest["actor"], newest["channel"]) == ("pause.expired", "timeout", "timeout")
 
 
 def test_the_sweeper_republishes_exactly_the_unsent_events(api, cloud, make_tenant, monkeypatch):

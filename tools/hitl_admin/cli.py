@@ -71,7 +71,9 @@ def connect(args: argparse.Namespace) -> DynamoStore:
             raise SystemExit(f"hitl-admin: {config_path} not found: start the local stack with `make dev` first")
         config = json.loads(config_path.read_text())
         session = boto3.session.Session(
-            aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1"
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106  moto accepts any credentials
+            region_name="us-east-1",
         )
         client = session.client("dynamodb", endpoint_url=config["awsEndpoint"])
         return DynamoStore(client, config["tableName"])
