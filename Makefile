@@ -46,6 +46,10 @@ synth: install
 	npx cdk synth --no-notices --quiet
 	@echo "template: cdk.out/Hitl.template.json"
 
+# The deps layer for this machine (the stack bundles the same recipe for arm64 at synth).
+layer: $(VENV)/.installed
+	$(PY) -m infra.layer_build build/layers/deps
+
 openapi: $(VENV)/.installed
 	$(PY) -m hitl_local.openapi
 

@@ -35,7 +35,7 @@ def test_create_answers_201_with_an_absolute_status_url(agent):
     assert created["expiresAt"] > created["createdAt"]
 
 
-def test_get_shows_the_whole_pause(agent):
+def test_get_shows_the_whole_pause(agent, tenant):
     created = create(agent, requestedBy="deploy-bot", metadata={"ticket": "OPS-1"})
     pause = agent.get(f"/api/pause/{created['watchId']}").json()
     assert pause["action"] == "Deploy to production (v2.4.1)"
@@ -43,9 +43,18 @@ def test_get_shows_the_whole_pause(agent):
     assert pause["requestedBy"] == "deploy-bot"
     assert pause["metadata"] == {"ticket": "OPS-1"}
     assert pause["decision"] is None and pause["decidedAt"] is None and pause["approvals"] == []
-    assert pause["policy"] == {"approvers": [], "requiredApprovals": 1, "onTimeout": "reject"}
+    # every confirmed approver of the tenant, one approval decides, a timeout refuses
+    assert pause["policy"] == {"approvers": tenant["approvers"], "requiredApprovals": 1, "onTimeout": "reject"}
     assert len(pause["actionDigest"]) == 64
     assert "tenantId" not in pause
+
+
+def test_a_tenant_without_approvers_cannot_pause(api, make_tenant):
+    lonely = make_tenant(approvers=[])
+    refused = api.post("/api/pause", {"action": "x"}, key=lonely["apiKey"])
+    assert refused.status == 422
+    assert refused.json()["error"]["code"] == "no_approvers"
+    assert api.get("/api/pause", key=lonely["apiKey"]).json()["items"] == []
 
 
 def test_requested_by_defaults_to_the_key_name(agent):

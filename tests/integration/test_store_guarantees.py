@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from hitl import ids, runtime, timeutil
 from hitl.adapters.dynamo import to_item
 from hitl.domain import rules
-from hitl.domain.models import PauseHead
+from hitl.domain.models import Decision, PauseHead
 
 
 def items_of(cloud):
@@ -168,7 +168,7 @@ def decide_directly(cloud, watch_id, outcome="approved"):
             "status": outcome,
             "decidedAt": timeutil.iso(now),
             "version": head.version + 1,
-            "decision": {"outcome": outcome, "by": "boss@example.com", "channel": "email", "at": timeutil.iso(now)},
+            "decision": Decision(outcome=outcome, by="boss@example.com", channel="email", at=timeutil.iso(now)),
         }
     )
     assert services.pauses._transition(head, new, "boss@example.com", "email", now, 30, overdue=False)

@@ -64,3 +64,15 @@ def new_audit_id() -> str:
 
 def new_tenant_id() -> str:
     return "t_" + random_base62(12)
+
+
+LINK_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+def new_link_token() -> str:
+    """An approver's single-use link secret: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def is_link_token(token: str) -> bool:
+    return bool(LINK_TOKEN_PATTERN.match(token))

@@ -341,10 +341,12 @@ class DynamoStore:
         retention_days: int,
         overdue: bool,
         now: str,
+        token_hash: str | None = None,
     ) -> None:
         """Replace the head only if it is still ``old`` (same version, pending) and the clock
         agrees (``overdue``: only after ``expiresAt``; otherwise only before it), with the audit
-        entry and the outbox event in the same transaction."""
+        entry and the outbox event in the same transaction, and the approver's link token
+        marked used (only if unused: ``TransactionRefused(["token"])`` otherwise)."""
         ttl = _retention_ttl(old.expiresAt, retention_days)
         clock = "expiresAt <= :now" if overdue else "expiresAt > :now"
         head_op = self._put_op(
@@ -372,7 +374,45 @@ class DynamoStore:
                 )
             )
         ops += [("audit", self._audit_op(audit, ttl)), ("event", self._event_op(old.watchId, event, ttl))]
+        if token_hash is not None:
+            ops.append(
+                (
+                    "token",
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": to_item({"pk": f"TOK#{token_hash}", "sk": "TOK"}),
+                            "UpdateExpression": "SET usedAt = :now",
+                            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(usedAt)",
+                            "ExpressionAttributeValues": values(now=now),
+                        }
+                    },
+                )
+            )
         self._transact(ops)
+
+    # --- approvers' link tokens ------------------------------------------------------
+
+    def put_token(self, token_hash: str, watch_id: str, tenant_id: str, approver: str, expires_at: str) -> None:
+        """Only the token's hash is stored, with what it may decide and until when."""
+        self.client.put_item(
+            TableName=self.table,
+            Item=to_item(
+                {
+                    "pk": f"TOK#{token_hash}",
+                    "sk": "TOK",
+                    "watchId": watch_id,
+                    "tenantId": tenant_id,
+                    "approver": approver,
+                    "expiresAt": expires_at,
+                    "ttl": _retention_ttl(expires_at, 30),
+                }
+            ),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def get_token(self, token_hash: str) -> dict[str, Any] | None:
+        return self._get(f"TOK#{token_hash}", "TOK")
 
     def list_index(
         self,

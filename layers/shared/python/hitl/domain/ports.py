@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from hitl.domain.models import ApiKeyRecord, AuditEntry, Event, PauseBody, PauseHead, Tenant
+from hitl.domain.models import ApiKeyRecord, Approver, AuditEntry, Event, PauseBody, PauseHead, Tenant
 
 
 class TransactionRefused(Exception):
@@ -53,7 +53,14 @@ class PauseStore(Protocol):
         retention_days: int,
         overdue: bool,
         now: str,
+        token_hash: str | None = None,
     ) -> None: ...
+
+    def get_token(self, token_hash: str) -> dict[str, Any] | None: ...
+
+    def put_token(self, token_hash: str, watch_id: str, tenant_id: str, approver: str, expires_at: str) -> None: ...
+
+    def approvers(self, tenant_id: str) -> list[Approver]: ...
 
     def list_index(
         self,

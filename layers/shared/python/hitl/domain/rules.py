@@ -6,16 +6,18 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from hitl import timeutil
-from hitl.domain.models import Decision, Outcome, PauseHead, PlanName, Policy, Status
+from hitl.domain.errors import Conflict, NotFound
+from hitl.domain.models import Approval, Channel, Decision, Outcome, PauseHead, PlanName, Policy, Status
 
 TERMINAL: frozenset[Status] = frozenset({"approved", "rejected", "expired", "cancelled"})
 
 
 def can_transition(old: Status, new: Status) -> bool:
-    """``pending`` moves to exactly one terminal status; a decided pause never changes again."""
+    """``pending`` moves to exactly one terminal status; a decided pause never changes again.
+    (A pending pause may also stay pending while approvals are recorded one by one.)"""
     return old == "pending" and new in TERMINAL
 
 
@@ -39,6 +41,35 @@ def timed_out(head: PauseHead) -> PauseHead:
 def effective(head: PauseHead, now: datetime) -> PauseHead:
     """Time decides before any sweeper does: an overdue pending pause reads as its timeout outcome."""
     return timed_out(head) if is_overdue(head, now) else head
+
+
+def with_decision(
+    head: PauseHead,
+    approver: str,
+    decision: Literal["approved", "rejected"],
+    comment: str | None,
+    channel: Channel,
+    at: str,
+) -> PauseHead:
+    """The pause after one approver's decision: any rejection rejects, ``requiredApprovals``
+    approvals approve, fewer leave it pending with the approval recorded.  Each named approver
+    decides once."""
+    if approver not in head.policy.approvers:
+        raise NotFound("You are not an approver of this pause.", code="not_an_approver")
+    if any(a.by == approver for a in head.approvals):
+        raise Conflict("You have already decided on this pause.", code="already_decided_by_you")
+    approvals = [*head.approvals, Approval(by=approver, channel=channel, decision=decision, comment=comment, at=at)]
+    approved = sum(1 for a in approvals if a.decision == "approved")
+    status: Status = "pending"
+    if decision == "rejected":
+        status = "rejected"
+    elif approved >= head.policy.requiredApprovals:
+        status = "approved"
+    changes: dict[str, Any] = {"approvals": approvals, "version": head.version + 1, "status": status}
+    if status != "pending":
+        changes["decidedAt"] = at
+        changes["decision"] = Decision(outcome=status, by=approver, channel=channel, comment=comment, at=at)
+    return head.model_copy(update=changes)
 
 
 def canonical_json(value: Any) -> str:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from hitl import ids, timeutil, wiring
 from hitl.domain import cursor, rules
@@ -32,6 +32,7 @@ from hitl.domain.models import (
     Event,
     PauseBody,
     PauseHead,
+    Policy,
     Status,
     Tenant,
     pause_summary,
@@ -53,6 +54,8 @@ class Principal:
 
     tenant: Tenant
     key: ApiKeyRecord
+    #: the tenant's confirmed approvers when the key was looked up
+    approvers: tuple[str, ...] = ()
 
     @property
     def limits(self) -> rules.PlanLimits:
@@ -103,7 +106,8 @@ class Authenticator:
         now = timeutil.now()
         if record.lastUsedAt is None or timeutil.parse(record.lastUsedAt) < now - timedelta(hours=1):
             self.store.touch_key(key_hash, timeutil.iso(now), timeutil.iso(now - timedelta(hours=1)))
-        return Principal(tenant=tenant, key=record)
+        approvers = tuple(sorted(a.email for a in self.store.approvers(tenant.tenantId) if a.status == "confirmed"))
+        return Principal(tenant=tenant, key=record, approvers=approvers)
 
 
 class PauseService:
@@ -183,6 +187,11 @@ class PauseService:
             )
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
             raise Unprocessable("Idempotency-Key must be 1 to 255 characters.", code="invalid_idempotency_key")
+        if not principal.approvers:
+            raise Unprocessable(
+                "This tenant has no confirmed approvers, so nobody could decide; add one first.",
+                code="no_approvers",
+            )
         tenant = principal.tenant
         limits = principal.limits
         now = self.clock()
@@ -196,6 +205,7 @@ class PauseService:
             createdAt=at,
             expiresAt=timeutil.iso(now + timedelta(seconds=request.timeoutSeconds)),
             actionDigest=rules.action_digest(request.action, request.context),
+            policy=Policy(approvers=list(principal.approvers)),
         )
         body = PauseBody(context=request.context, metadata=request.metadata)
         event = self._event("pause.created", head, at)
@@ -399,6 +409,53 @@ class PauseService:
                 return pause_view(new, None)
         raise Conflict("The pause kept changing; retry.", code="conflict")
 
+    def decide(
+        self,
+        watch_id: str,
+        approver: str,
+        decision: Literal["approved", "rejected"],
+        comment: str | None,
+        channel: Channel,
+        *,
+        token_hash: str | None = None,
+    ) -> PauseHead:
+        """One approver's decision; with ``token_hash``, the link's token is used up in the same
+        transaction.  Races settle in DynamoDB: each approval counts once, the last decides once."""
+        for _ in range(8):
+            current = self.store.get_head(watch_id)
+            if current is None:
+                raise _not_found(watch_id)
+            now = self.clock()
+            shown = rules.effective(current, now)
+            if shown.status != "pending":
+                raise _refusal(shown)
+            new = rules.with_decision(current, approver, decision, comment, channel, timeutil.iso(now))
+            tenant = self.store.get_tenant(current.tenantId)
+            retention = rules.PLANS[tenant.plan if tenant else "pro"].retention_days
+            if self._transition(
+                current, new, approver, channel, now, retention, overdue=False, token_hash=token_hash, comment=comment
+            ):
+                return new
+        raise Conflict("The pause kept changing; retry.", code="conflict")
+
+    def link(self, token: str) -> tuple[dict[str, Any], PauseHead, PauseBody]:
+        """What an approver's emailed link stands for: its token record, the pause as it reads
+        now, and what was asked.  Changes nothing (mail scanners fetch every link)."""
+        item = self.store.get_token(ids.sha256_hex(token)) if ids.is_link_token(token) else None
+        found = self.store.get_pause(item["watchId"]) if item else None
+        if item is None or found is None:
+            raise NotFound("This link is not valid.", code="unknown_link")
+        head, body = found
+        return item, rules.effective(head, self.clock()), body
+
+    def decide_by_link(self, token: str, decision: Literal["approved", "rejected"], comment: str | None) -> PauseHead:
+        item, head, _ = self.link(token)
+        if item.get("usedAt"):
+            raise Gone("This link was used already.", code="link_used", details={"pause": pause_view(head, None)})
+        return self.decide(
+            item["watchId"], item["approver"], decision, comment, "email", token_hash=ids.sha256_hex(token)
+        )
+
     def _transition(
         self,
         old: PauseHead,
@@ -409,18 +466,24 @@ class PauseService:
         retention_days: int,
         *,
         overdue: bool,
+        token_hash: str | None = None,
         **details: Any,
     ) -> bool:
         """One conditional transaction: the new head, its audit entry, its outbox event; then the
         event goes out.  False when the head changed first (the caller re-reads)."""
-        assert rules.can_transition(old.status, new.status), (old.status, new.status)
+        recording = new.status == "pending" and len(new.approvals) > len(old.approvals)
+        assert recording or rules.can_transition(old.status, new.status), (old.status, new.status)
         at = timeutil.iso(now)
-        type_ = f"pause.{new.status}"
+        type_ = "pause.approval_recorded" if recording else f"pause.{new.status}"
         event = self._event(type_, new, new.decidedAt or at)
         audit = self._audit(type_, new, at, actor, channel, **{k: v for k, v in details.items() if v is not None})
         try:
-            self.store.transition(old, new, audit, event, retention_days=retention_days, overdue=overdue, now=at)
-        except TransactionRefused:
+            self.store.transition(
+                old, new, audit, event, retention_days=retention_days, overdue=overdue, now=at, token_hash=token_hash
+            )
+        except TransactionRefused as refused:
+            if "token" in refused.reasons and "head" not in refused.reasons:
+                raise Gone("This link was used already.", code="link_used") from refused
             return False
         logger.info("pause transition", extra={"watch_id": old.watchId, "status": new.status})
         self._publish(old.watchId, event)

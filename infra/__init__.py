@@ -1,0 +1,1 @@
+"""The CDK app of HITL: one stack, one construct per capability, built from ``hitl.wiring``."""

@@ -1,0 +1,146 @@
+"""The service's EventBridge bus and its subscriptions: rule → SQS queue → function."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from hitl import wiring
+from infra.lambda_defaults import construct_name
+from infra.nag import acknowledge
+
+#: SQS asks for a visibility timeout of at least 6x the consumer's timeout (retries within a batch).
+VISIBILITY_TIMEOUT_FACTOR = 6
+#: The visibility timeout of a queue nobody consumes through an event source mapping.
+UNCONSUMED_VISIBILITY_TIMEOUT = cdk.Duration.seconds(30)
+DEAD_LETTER_RETENTION = cdk.Duration.days(14)
+#: How long and how often EventBridge retries delivering to a queue before its target DLQ.
+TARGET_MAX_EVENT_AGE = cdk.Duration.hours(24)
+TARGET_RETRY_ATTEMPTS = 185
+
+
+@dataclass(frozen=True)
+class SubscriptionResources:
+    subscription: wiring.Subscription
+    rule: events.Rule
+    queue: sqs.Queue
+    dead_letter_queue: sqs.Queue
+    target_dead_letter_queue: sqs.Queue
+
+
+def _queue(
+    scope: Construct,
+    construct_id: str,
+    *,
+    retention_period: cdk.Duration | None = None,
+    visibility_timeout: cdk.Duration | None = None,
+    dead_letter_queue: sqs.DeadLetterQueue | None = None,
+) -> sqs.Queue:
+    return sqs.Queue(
+        scope,
+        construct_id,
+        # SQS-managed keys: EventBridge cannot send into a queue under the AWS-managed KMS key
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=retention_period,
+        visibility_timeout=visibility_timeout,
+        dead_letter_queue=dead_letter_queue,
+    )
+
+
+class Events(Construct):
+    """The bus, then (once functions exist) one rule → queue → function chain per subscription."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.bus = events.EventBus(self, "Bus", description="HITL domain events (source 'hitl')")
+        self.subscriptions: list[SubscriptionResources] = []
+
+    def subscribe(
+        self,
+        subscriptions: Iterable[wiring.Subscription],
+        functions: Mapping[str, lambda_.Function],
+    ) -> list[SubscriptionResources]:
+        created = [self._subscribe(subscription, functions) for subscription in subscriptions]
+        self.subscriptions.extend(created)
+        return created
+
+    @property
+    def dead_letter_queues(self) -> dict[str, sqs.Queue]:
+        """Every dead-letter queue, by a construct-id-friendly name."""
+        queues: dict[str, sqs.Queue] = {}
+        for resources in self.subscriptions:
+            name = construct_name(resources.subscription.name)
+            queues[f"{name}DeadLetterQueue"] = resources.dead_letter_queue
+            queues[f"{name}TargetDeadLetterQueue"] = resources.target_dead_letter_queue
+        return queues
+
+    def _subscribe(
+        self, subscription: wiring.Subscription, functions: Mapping[str, lambda_.Function]
+    ) -> SubscriptionResources:
+        if subscription.test_only:
+            raise ValueError(f"test-only subscription {subscription.name!r} must not be deployed")
+        consumer: lambda_.Function | None = None
+        visibility = UNCONSUMED_VISIBILITY_TIMEOUT
+        if subscription.function is not None:
+            consumer = functions[subscription.function]
+            consumer_timeout_s = wiring.function(subscription.function).timeout_s
+            visibility = cdk.Duration.seconds(VISIBILITY_TIMEOUT_FACTOR * consumer_timeout_s)
+        scope = Construct(self, construct_name(subscription.name))
+
+        dead_letters = _queue(scope, "DeadLetterQueue", retention_period=DEAD_LETTER_RETENTION)
+        queue = _queue(
+            scope,
+            "Queue",
+            visibility_timeout=visibility,
+            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=subscription.max_receive_count, queue=dead_letters),
+        )
+
+        target_dead_letters = _queue(scope, "TargetDeadLetterQueue", retention_period=DEAD_LETTER_RETENTION)
+        acknowledge(
+            target_dead_letters,
+            "SQS3",
+            "This queue is itself a dead-letter queue: the EventBridge rule target's DeadLetterConfig, "
+            "which cdk-nag does not recognise as one (it only knows SQS redrive); it has an alarm.",
+        )
+        rule = events.Rule(
+            scope,
+            "Rule",
+            event_bus=self.bus,
+            description=f"HITL subscription {subscription.name!r} → its queue",
+            event_pattern=events.EventPattern(
+                source=[wiring.EVENT_SOURCE],
+                detail_type=list(subscription.detail_types) or None,
+            ),
+            targets=[
+                targets.SqsQueue(
+                    queue,
+                    dead_letter_queue=target_dead_letters,
+                    retry_attempts=TARGET_RETRY_ATTEMPTS,
+                    max_event_age=TARGET_MAX_EVENT_AGE,
+                )
+            ],
+        )
+        if consumer is not None:
+            consumer.add_event_source(
+                sources.SqsEventSource(
+                    queue,
+                    batch_size=subscription.batch_size,
+                    report_batch_item_failures=True,
+                )
+            )
+        return SubscriptionResources(
+            subscription=subscription,
+            rule=rule,
+            queue=queue,
+            dead_letter_queue=dead_letters,
+            target_dead_letter_queue=target_dead_letters,
+        )

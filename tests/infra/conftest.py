@@ -1,0 +1,146 @@
+"""CDK assertion fixtures: one synthesized template per test module, bundling skipped."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Template
+
+from hitl import wiring
+from infra.app import build_app
+from infra.stack import HitlStack
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+#: No pip, no Docker in tests: the deps layer is not bundled (its asset is the requirements folder).
+SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
+
+
+@dataclass
+class Synthesized:
+    """The synthesized stack, with lookups by what the wiring calls things."""
+
+    app: App
+    stack: HitlStack
+    template: Template
+    outdir: Path
+
+    def __post_init__(self) -> None:
+        self.json: dict[str, Any] = dict(self.template.to_json())
+        self.resources: dict[str, dict[str, Any]] = self.json["Resources"]
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {key: res for key, res in self.resources.items() if res["Type"] == resource_type}
+
+    def props(self, logical_id: str) -> dict[str, Any]:
+        properties: dict[str, Any] = self.resources[logical_id].get("Properties", {})
+        return properties
+
+    def one(self, resource_type: str) -> tuple[str, dict[str, Any]]:
+        found = self.of_type(resource_type)
+        assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
+        logical_id, resource = next(iter(found.items()))
+        return logical_id, resource.get("Properties", {})
+
+    @property
+    def table_id(self) -> str:
+        return self.one("AWS::DynamoDB::Table")[0]
+
+    @property
+    def bus_id(self) -> str:
+        return self.one("AWS::Events::EventBus")[0]
+
+    @property
+    def api_id(self) -> str:
+        return self.one("AWS::ApiGatewayV2::Api")[0]
+
+    def function_id(self, name: str) -> str:
+        """The logical id of the wiring's function ``name``, found by its (unique) handler."""
+        spec = wiring.function(name)
+        matches = [
+            key
+            for key, res in self.of_type("AWS::Lambda::Function").items()
+            if res["Properties"]["Handler"] == spec.handler and res["Properties"].get("Description") == spec.description
+        ]
+        assert len(matches) == 1, f"function {name}: {matches}"
+        return matches[0]
+
+    def role_statements(self, function_name: str) -> list[dict[str, Any]]:
+        """Every statement of the policies attached to the function's role."""
+        role_arn = self.props(self.function_id(function_name))["Role"]
+        role_id = role_arn["Fn::GetAtt"][0]
+        statements: list[dict[str, Any]] = []
+        for policy in self.of_type("AWS::IAM::Policy").values():
+            if {"Ref": role_id} in policy["Properties"]["Roles"]:
+                statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+        return statements
+
+    def assets_manifest(self) -> dict[str, Any]:
+        manifest: dict[str, Any] = json.loads((self.outdir / f"{self.stack.artifact_id}.assets.json").read_text())
+        return manifest
+
+
+def synthesize(outdir: Path, *, nag: bool = False, context: dict[str, Any] | None = None) -> Synthesized:
+    app, stack = build_app(context={**SKIP_BUNDLING, **(context or {})}, outdir=str(outdir), nag=nag)
+    template = Template.from_stack(stack)
+    return Synthesized(app=app, stack=stack, template=template, outdir=outdir)
+
+
+@pytest.fixture(scope="module")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The stack as deployed, from the real wiring."""
+    return synthesize(tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def synthesizer() -> Callable[..., Synthesized]:
+    """``synthesize`` itself, for modules that build their own variant of the stack."""
+    return synthesize
+
+
+@pytest.fixture(scope="module")
+def template(synthesized: Synthesized) -> Template:
+    return synthesized.template
+
+
+@dataclass(frozen=True)
+class SubscriptionWiring:
+    consumer: wiring.Function
+    deployed: wiring.Subscription
+    test_only: wiring.Subscription
+
+
+#: Stand-ins added to the wiring by ``with_subscriptions``: one deployed subscription with a
+#: consumer, and one test-only subscription that must never reach the deployed stack.
+CONSUMER = wiring.Function(
+    name="notifier",
+    asset=wiring.API.asset,
+    handler="notifier_handler.lambda_handler",
+    description="Test consumer of the notify queue",
+    timeout_s=20,
+    needs=frozenset({wiring.TABLE_READ}),
+)
+DEPLOYED = wiring.Subscription(
+    name="notify",
+    detail_types=("pause.created", "pause.approved"),
+    function=CONSUMER.name,
+    batch_size=5,
+    max_receive_count=7,
+)
+TEST_ONLY = wiring.Subscription(name="collect-everything", detail_types=(), function=None, test_only=True)
+
+
+@pytest.fixture(scope="module")
+def with_subscriptions() -> Iterator[SubscriptionWiring]:
+    """The wiring plus ``DEPLOYED`` and ``TEST_ONLY`` (and its own test-only ``all-events``)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(wiring, "FUNCTIONS", (*wiring.FUNCTIONS, CONSUMER))
+        patch.setattr(wiring, "SUBSCRIPTIONS", (*wiring.SUBSCRIPTIONS, DEPLOYED, TEST_ONLY))
+        yield SubscriptionWiring(consumer=CONSUMER, deployed=DEPLOYED, test_only=TEST_ONLY)
