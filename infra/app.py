@@ -1,8 +1,10 @@
 """The CDK app: ``npx cdk synth`` (cdk.json runs ``python -m infra.app``) or ``python -m infra.app``.
 
 Context ``publicBaseUrl`` (``-c publicBaseUrl=https://approvals.example.com``) sets the URL the
-service's links use; without it they use the HTTP API's own URL.  Synth needs no AWS
-credentials, no network (except pip for the deps layer) and no git.
+service's links use; without it they use the HTTP API's own URL.  ``senderDomain``,
+``senderAddress``, ``hostedZoneId`` and ``hostedZoneName`` set where approval emails come from
+(``infra/capabilities/mail.py``).  Synth needs no AWS credentials, no network (except pip for the
+deps layer) and no git.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
+from infra.capabilities.mail import MailSettings
 from infra.layer_build import REPO_ROOT
 from infra.stack import STACK_ID, HitlStack
 
@@ -37,7 +40,12 @@ def build_app(
 ) -> tuple[cdk.App, HitlStack]:
     """The app with its one stack; ``nag``: any unacknowledged AwsSolutions finding fails synth."""
     app = cdk.App(context={**project_context(), **(context or {})}, outdir=outdir)
-    stack = HitlStack(app, STACK_ID, public_base_url=app.node.try_get_context("publicBaseUrl") or None)
+    stack = HitlStack(
+        app,
+        STACK_ID,
+        public_base_url=app.node.try_get_context("publicBaseUrl") or None,
+        mail=MailSettings.from_context(app.node),
+    )
     if nag:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app, stack

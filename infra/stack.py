@@ -14,13 +14,15 @@ from infra.capabilities.events import Events
 from infra.capabilities.expiry import Expiry
 from infra.capabilities.functions import Functions
 from infra.capabilities.layers import Layers
+from infra.capabilities.mail import Mail, MailSettings
 from infra.capabilities.monitoring import Monitoring
 
 STACK_ID = "Hitl"
 
 
 class HitlStack(cdk.Stack):
-    """``public_base_url``: the public URL links point at (a custom domain); default: the API's URL."""
+    """``public_base_url``: the public URL links point at (a custom domain); default: the API's URL.
+    ``mail``: where approval emails come from (``infra.capabilities.mail``); default: example.com."""
 
     def __init__(
         self,
@@ -28,6 +30,7 @@ class HitlStack(cdk.Stack):
         construct_id: str = STACK_ID,
         *,
         public_base_url: str | None = None,
+        mail: MailSettings | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -36,6 +39,11 @@ class HitlStack(cdk.Stack):
         layers = Layers(self, "Layers")
         # The API exists before the functions, which get its URL; its routes come after them.
         api = Api(self, "Api")
+        sends_email = any(wiring.SES_SEND in spec.needs for spec in wiring.FUNCTIONS)
+        mail_resources = Mail(self, "Mail", settings=mail or MailSettings()) if sends_email else None
+        # Queues (and rules) before the functions, which get the URLs of the work queues they send to;
+        # test-only subscriptions (a rule collecting every event, …) never reach a deployed stack.
+        events.subscribe(wiring.deployed_subscriptions())
         functions = Functions(
             self,
             "Functions",
@@ -44,22 +52,41 @@ class HitlStack(cdk.Stack):
             table_index_arn=data.index_arn_pattern,
             bus=events.bus,
             layers=layers.all,
-            environment=wiring.function_environment(
-                data.table.table_name,
-                events.bus.event_bus_name,
-                _checked_url(public_base_url) if public_base_url else api.endpoint,
-            ),
+            public_base_url=_checked_url(public_base_url) if public_base_url else api.endpoint,
+            work_queues=events.queues,
+            mail=mail_resources,
         )
         api.add_routes(wiring.ROUTES, functions.by_name)
-        # Test-only subscriptions (a rule collecting every event, …) never reach a deployed stack.
-        events.subscribe(wiring.deployed_subscriptions(), functions.by_name)
+        events.consume(functions.by_name)
         Expiry(self, "Expiry", schedules=wiring.SCHEDULES, functions=functions.by_name)
         Monitoring(self, "Monitoring", functions=functions.all, dead_letter_queues=events.dead_letter_queues)
 
         cdk.CfnOutput(self, "ApiUrl", value=api.endpoint, description="The HTTP API's URL")
         cdk.CfnOutput(self, "TableName", value=data.table.table_name, description="The DynamoDB table")
         cdk.CfnOutput(self, "EventBusName", value=events.bus.event_bus_name, description="The event bus")
+        if mail_resources is not None:
+            _mail_outputs(self, mail_resources)
         self.data, self.events, self.layers, self.api, self.functions = data, events, layers, api, functions
+        self.mail = mail_resources
+
+
+def _mail_outputs(stack: cdk.Stack, mail: Mail) -> None:
+    settings = mail.settings
+    cdk.CfnOutput(stack, "SenderAddress", value=settings.sender, description="The From of approval emails")
+    cdk.CfnOutput(
+        stack,
+        "SesConfigurationSet",
+        value=mail.configuration_set.configuration_set_name,
+        description="The SES configuration set every approval email is sent with",
+    )
+    published = f" (published in hosted zone {settings.hosted_zone_id})" if mail.hosted_zone else ""
+    for number, record in enumerate(mail.dkim_records, start=1):
+        cdk.CfnOutput(
+            stack,
+            f"DkimRecord{number}",
+            value=cdk.Fn.join(" ", [record.name, "CNAME", record.value]),
+            description=f"Easy DKIM record {number} of 3 for {settings.sender_domain}{published}",
+        )
 
 
 def _checked_url(url: str) -> str:

@@ -16,7 +16,7 @@ from moto import mock_aws
 from hitl import runtime, wiring
 from hitl.adapters.dynamo import DynamoStore
 from hitl.domain.tenants import TenantAdmin
-from hitl_local import apigw, resources
+from hitl_local import apigw, pollers, resources
 
 BASE_URL = "https://hitl.example.test"
 
@@ -49,6 +49,43 @@ class Cloud:
                 seen.append(json.loads(message["Body"]))
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
+    def run_queue(self, name: str) -> int:
+        """Hand the messages waiting in queue ``name`` to its function, as an event source
+        mapping does (ReportBatchItemFailures: failed messages stay); returns how many were
+        settled."""
+        subscription = next(s for s in wiring.SUBSCRIPTIONS if s.name == name)
+        assert subscription.function is not None
+        function = wiring.function(subscription.function)
+        sqs = self.client("sqs")
+        url = self.names.queues[name]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        answer = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=subscription.batch_size, AttributeNames=["All"], WaitTimeSeconds=0
+        )
+        messages = answer.get("Messages", [])
+        if not messages:
+            return 0
+        module = importlib.import_module(function.handler.rsplit(".", 1)[0])
+        try:
+            result = module.lambda_handler(
+                pollers.sqs_event(messages, arn), apigw.LambdaContext(function_name=function.name)
+            )
+        except Exception:  # a failed invocation: the whole batch comes back
+            return 0
+        done = pollers.settled(messages, result) or []
+        for message in done:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return len(done)
+
+    def sent_emails(self) -> list[Any]:
+        """Every email SES accepted, parsed (moto keeps them in memory)."""
+        from email import message_from_bytes, policy
+
+        from moto.ses.models import ses_backends
+
+        backend = ses_backends["123456789012"]["us-east-1"]
+        return [message_from_bytes(m.raw_data.encode(), policy=policy.default) for m in backend.sent_messages]
+
 
 @pytest.fixture
 def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
@@ -67,7 +104,8 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
         runtime.reset()
         session = boto3.session.Session(region_name="us-east-1")
         names = resources.create(session)
-        for name, value in wiring.function_environment(names.table, names.bus, BASE_URL).items():
+        work_queues = {q: names.queues[q] for f in wiring.FUNCTIONS for q in wiring.work_queues_of(f)}
+        for name, value in wiring.function_environment(names.table, names.bus, BASE_URL, work_queues).items():
             monkeypatch.setenv(name, value)
         yield Cloud(session=session, names=names)
     runtime.reset()

@@ -1,4 +1,5 @@
-"""The service's EventBridge bus and its subscriptions: rule → SQS queue → function."""
+"""The service's EventBridge bus and its subscriptions: rule → SQS queue → function, or a work
+queue (no rule) that functions send to → function."""
 
 from __future__ import annotations
 
@@ -30,10 +31,11 @@ TARGET_RETRY_ATTEMPTS = 185
 @dataclass(frozen=True)
 class SubscriptionResources:
     subscription: wiring.Subscription
-    rule: events.Rule
     queue: sqs.Queue
     dead_letter_queue: sqs.Queue
-    target_dead_letter_queue: sqs.Queue
+    #: ``None`` for a work queue (``from_bus=False``): functions send to it, no rule feeds it
+    rule: events.Rule | None = None
+    target_dead_letter_queue: sqs.Queue | None = None
 
 
 def _queue(
@@ -57,21 +59,40 @@ def _queue(
 
 
 class Events(Construct):
-    """The bus, then (once functions exist) one rule → queue → function chain per subscription."""
+    """The bus; ``subscribe`` adds each subscription's queues (and rule, when the bus feeds it),
+    ``consume`` — once the functions exist — the event source mappings that feed its function.
+
+    Queues come before functions so that a function can be given the URL of a work queue it sends
+    to; the mappings come after, and neither the queues nor the rules depend on a function."""
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
         self.bus = events.EventBus(self, "Bus", description="HITL domain events (source 'hitl')")
         self.subscriptions: list[SubscriptionResources] = []
 
-    def subscribe(
-        self,
-        subscriptions: Iterable[wiring.Subscription],
-        functions: Mapping[str, lambda_.Function],
-    ) -> list[SubscriptionResources]:
-        created = [self._subscribe(subscription, functions) for subscription in subscriptions]
+    def subscribe(self, subscriptions: Iterable[wiring.Subscription]) -> list[SubscriptionResources]:
+        created = [self._subscribe(subscription) for subscription in subscriptions]
         self.subscriptions.extend(created)
         return created
+
+    def consume(self, functions: Mapping[str, lambda_.Function]) -> None:
+        """Each subscription's function reads its queue, reporting the messages it failed."""
+        for resources in self.subscriptions:
+            subscription = resources.subscription
+            if subscription.function is None:
+                continue
+            functions[subscription.function].add_event_source(
+                sources.SqsEventSource(
+                    resources.queue,
+                    batch_size=subscription.batch_size,
+                    report_batch_item_failures=True,
+                )
+            )
+
+    @property
+    def queues(self) -> dict[str, sqs.Queue]:
+        """Every subscription's queue, by the subscription's name (``sends_to`` names them)."""
+        return {resources.subscription.name: resources.queue for resources in self.subscriptions}
 
     @property
     def dead_letter_queues(self) -> dict[str, sqs.Queue]:
@@ -80,18 +101,15 @@ class Events(Construct):
         for resources in self.subscriptions:
             name = construct_name(resources.subscription.name)
             queues[f"{name}DeadLetterQueue"] = resources.dead_letter_queue
-            queues[f"{name}TargetDeadLetterQueue"] = resources.target_dead_letter_queue
+            if resources.target_dead_letter_queue is not None:
+                queues[f"{name}TargetDeadLetterQueue"] = resources.target_dead_letter_queue
         return queues
 
-    def _subscribe(
-        self, subscription: wiring.Subscription, functions: Mapping[str, lambda_.Function]
-    ) -> SubscriptionResources:
+    def _subscribe(self, subscription: wiring.Subscription) -> SubscriptionResources:
         if subscription.test_only:
             raise ValueError(f"test-only subscription {subscription.name!r} must not be deployed")
-        consumer: lambda_.Function | None = None
         visibility = UNCONSUMED_VISIBILITY_TIMEOUT
         if subscription.function is not None:
-            consumer = functions[subscription.function]
             consumer_timeout_s = wiring.function(subscription.function).timeout_s
             visibility = cdk.Duration.seconds(VISIBILITY_TIMEOUT_FACTOR * consumer_timeout_s)
         scope = Construct(self, construct_name(subscription.name))
@@ -103,6 +121,10 @@ class Events(Construct):
             visibility_timeout=visibility,
             dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=subscription.max_receive_count, queue=dead_letters),
         )
+        if not subscription.from_bus:
+            if subscription.detail_types:
+                raise ValueError(f"work queue {subscription.name!r} is not fed by the bus: it takes no detail types")
+            return SubscriptionResources(subscription=subscription, queue=queue, dead_letter_queue=dead_letters)
 
         target_dead_letters = _queue(scope, "TargetDeadLetterQueue", retention_period=DEAD_LETTER_RETENTION)
         acknowledge(
@@ -129,18 +151,10 @@ class Events(Construct):
                 )
             ],
         )
-        if consumer is not None:
-            consumer.add_event_source(
-                sources.SqsEventSource(
-                    queue,
-                    batch_size=subscription.batch_size,
-                    report_batch_item_failures=True,
-                )
-            )
         return SubscriptionResources(
             subscription=subscription,
-            rule=rule,
             queue=queue,
             dead_letter_queue=dead_letters,
+            rule=rule,
             target_dead_letter_queue=target_dead_letters,
         )

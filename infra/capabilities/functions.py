@@ -1,4 +1,4 @@
-"""Every function of the wiring, with exactly the grants its ``needs`` name."""
+"""Every function of the wiring, with exactly the grants and settings its ``needs`` name."""
 
 from __future__ import annotations
 
@@ -7,16 +7,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from hitl import wiring
+from infra.capabilities.mail import Mail
 from infra.lambda_defaults import hitl_function
 from infra.nag import acknowledge
 
-KNOWN_NEEDS = frozenset({wiring.TABLE_READ, wiring.TABLE_WRITE, wiring.BUS_PUT})
+KNOWN_NEEDS = frozenset({wiring.TABLE_READ, wiring.TABLE_WRITE, wiring.BUS_PUT, wiring.SES_SEND})
+#: ``queue:send:<name>``: the prefix of the needs that name a work queue (``wiring.sends_to``).
+SENDS_TO_PREFIX = wiring.sends_to("")
 
 
 class Functions(Construct):
+    """``work_queues``: the subscriptions' queues by name, for the ``sends_to`` needs; ``mail``: the SES
+    identity and configuration set, for ``ses:send`` (``None`` when no function sends email)."""
+
     def __init__(
         self,
         scope: Construct,
@@ -27,16 +34,29 @@ class Functions(Construct):
         table_index_arn: str,
         bus: events.IEventBus,
         layers: Sequence[lambda_.ILayerVersion],
-        environment: Mapping[str, str],
+        public_base_url: str,
+        work_queues: Mapping[str, sqs.IQueue],
+        mail: Mail | None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.by_name: dict[str, lambda_.Function] = {}
         for spec in specs:
-            unknown = spec.needs - KNOWN_NEEDS
-            if unknown:
-                raise ValueError(f"function {spec.name!r} needs unknown permissions {sorted(unknown)}")
+            _check_needs(spec, work_queues, mail)
+            sends_to = {name: work_queues[name] for name in wiring.work_queues_of(spec)}
+            environment = wiring.function_environment(
+                table.table_name,
+                bus.event_bus_name,
+                public_base_url,
+                {name: queue.queue_url for name, queue in sends_to.items()},
+            )
+            if mail is not None and wiring.SES_SEND in spec.needs:
+                environment.update(mail.environment)
             function = hitl_function(self, spec, layers=layers, environment=environment)
             _grant(function, spec.needs, table=table, table_index_arn=table_index_arn, bus=bus)
+            for queue in sends_to.values():
+                queue.grant_send_messages(function)
+            if mail is not None and wiring.SES_SEND in spec.needs:
+                mail.grant_send(function)
             self.by_name[spec.name] = function
 
     def __getitem__(self, name: str) -> lambda_.Function:
@@ -45,6 +65,17 @@ class Functions(Construct):
     @property
     def all(self) -> list[lambda_.Function]:
         return list(self.by_name.values())
+
+
+def _check_needs(spec: wiring.Function, work_queues: Mapping[str, sqs.IQueue], mail: Mail | None) -> None:
+    unknown = {need for need in spec.needs - KNOWN_NEEDS if not need.startswith(SENDS_TO_PREFIX)}
+    if unknown:
+        raise ValueError(f"function {spec.name!r} needs unknown permissions {sorted(unknown)}")
+    missing = sorted(set(wiring.work_queues_of(spec)) - set(work_queues))
+    if missing:
+        raise ValueError(f"function {spec.name!r} sends to queues no deployed subscription has: {missing}")
+    if wiring.SES_SEND in spec.needs and mail is None:
+        raise ValueError(f"function {spec.name!r} sends email, but the stack has no SES identity")
 
 
 def _grant(

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App
+from aws_cdk import App, CfnElement
 from aws_cdk.assertions import Template
+from constructs import IConstruct
 
 from hitl import wiring
 from infra.app import build_app
+from infra.capabilities.events import SubscriptionResources
 from infra.stack import HitlStack
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -61,6 +63,32 @@ class Synthesized:
     def api_id(self) -> str:
         return self.one("AWS::ApiGatewayV2::Api")[0]
 
+    def logical_id(self, construct: IConstruct) -> str:
+        """The logical id of an L2 construct's resource (its default child)."""
+        resource = construct.node.default_child
+        assert isinstance(resource, CfnElement), construct.node.path
+        return self.stack.get_logical_id(resource)
+
+    def subscription(self, name: str) -> SubscriptionResources:
+        (resources,) = (r for r in self.stack.events.subscriptions if r.subscription.name == name)
+        return resources
+
+    def queue_id(self, subscription: str) -> str:
+        """The logical id of the queue of the wiring's subscription ``subscription``."""
+        return self.logical_id(self.subscription(subscription).queue)
+
+    def rules_on_bus(self) -> dict[str, dict[str, Any]]:
+        """The rules on our own bus (the schedules are on the default bus), by logical id."""
+        return {
+            key: rule["Properties"]
+            for key, rule in self.of_type("AWS::Events::Rule").items()
+            if rule["Properties"].get("EventBusName") == {"Ref": self.bus_id}
+        }
+
+    def environment(self, function_name: str) -> dict[str, Any]:
+        variables: dict[str, Any] = self.props(self.function_id(function_name))["Environment"]["Variables"]
+        return variables
+
     def function_id(self, name: str) -> str:
         """The logical id of the wiring's function ``name``, found by its (unique) handler."""
         spec = wiring.function(name)
@@ -93,9 +121,10 @@ def synthesize(outdir: Path, *, nag: bool = False, context: dict[str, Any] | Non
     return Synthesized(app=app, stack=stack, template=template, outdir=outdir)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """The stack as deployed, from the real wiring."""
+    """The stack as deployed, from the real wiring: synthesized once per session (modules that
+    change the wiring override this fixture with their own)."""
     return synthesize(tmp_path_factory.mktemp("cdk.out"))
 
 
@@ -105,7 +134,7 @@ def synthesizer() -> Callable[..., Synthesized]:
     return synthesize
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def template(synthesized: Synthesized) -> Template:
     return synthesized.template
 
@@ -113,34 +142,54 @@ def template(synthesized: Synthesized) -> Template:
 @dataclass(frozen=True)
 class SubscriptionWiring:
     consumer: wiring.Function
+    producer: wiring.Function
     deployed: wiring.Subscription
+    work_queue: wiring.Subscription
     test_only: wiring.Subscription
 
 
-#: Stand-ins added to the wiring by ``with_subscriptions``: one deployed subscription with a
-#: consumer, and one test-only subscription that must never reach the deployed stack.
+#: Stand-ins added to the wiring by ``with_subscriptions`` (named unlike anything of the real
+#: wiring): a deployed subscription fed by the bus, a work queue (``from_bus=False``) that one
+#: function sends to and another consumes, and a test-only subscription that must never be deployed.
 CONSUMER = wiring.Function(
-    name="notifier",
+    name="auditor",
     asset=wiring.API.asset,
-    handler="notifier_handler.lambda_handler",
-    description="Test consumer of the notify queue",
+    handler="auditor_handler.lambda_handler",
+    description="Test consumer of the audit queues",
     timeout_s=20,
     needs=frozenset({wiring.TABLE_READ}),
 )
+PRODUCER = wiring.Function(
+    name="fanner",
+    asset=wiring.API.asset,
+    handler="fanner_handler.lambda_handler",
+    description="Test producer of the audit work queue",
+    needs=frozenset({wiring.TABLE_READ, wiring.sends_to("audit-work")}),
+)
 DEPLOYED = wiring.Subscription(
-    name="notify",
+    name="audit-trail",
     detail_types=("pause.created", "pause.approved"),
     function=CONSUMER.name,
     batch_size=5,
     max_receive_count=7,
+)
+WORK_QUEUE = wiring.Subscription(
+    name="audit-work",
+    detail_types=(),
+    function=CONSUMER.name,
+    batch_size=3,
+    max_receive_count=8,
+    from_bus=False,
 )
 TEST_ONLY = wiring.Subscription(name="collect-everything", detail_types=(), function=None, test_only=True)
 
 
 @pytest.fixture(scope="module")
 def with_subscriptions() -> Iterator[SubscriptionWiring]:
-    """The wiring plus ``DEPLOYED`` and ``TEST_ONLY`` (and its own test-only ``all-events``)."""
+    """The wiring plus the stand-ins above (and its own test-only ``all-events``)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(wiring, "FUNCTIONS", (*wiring.FUNCTIONS, CONSUMER))
-        patch.setattr(wiring, "SUBSCRIPTIONS", (*wiring.SUBSCRIPTIONS, DEPLOYED, TEST_ONLY))
-        yield SubscriptionWiring(consumer=CONSUMER, deployed=DEPLOYED, test_only=TEST_ONLY)
+        patch.setattr(wiring, "FUNCTIONS", (*wiring.FUNCTIONS, CONSUMER, PRODUCER))
+        patch.setattr(wiring, "SUBSCRIPTIONS", (*wiring.SUBSCRIPTIONS, DEPLOYED, WORK_QUEUE, TEST_ONLY))
+        yield SubscriptionWiring(
+            consumer=CONSUMER, producer=PRODUCER, deployed=DEPLOYED, work_queue=WORK_QUEUE, test_only=TEST_ONLY
+        )

@@ -8,7 +8,8 @@ import pytest
 
 from hitl import wiring
 from infra import layer_build
-from infra.lambda_defaults import RUNTIME
+from infra.capabilities import mail
+from infra.lambda_defaults import RUNTIME, construct_name
 
 TABLE_READ_ACTIONS = {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"}
 TABLE_WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
@@ -103,9 +104,13 @@ def test_the_wait_function_is_capped_by_the_wirings_reserved_concurrency(synthes
 
 @pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
 def test_each_function_gets_the_wiring_environment_naming_our_resources(synthesized, spec):
-    variables = synthesized.props(synthesized.function_id(spec.name))["Environment"]["Variables"]
+    variables = synthesized.environment(spec.name)
 
-    expected_keys = set(wiring.function_environment("t", "b", "u")) | {"POWERTOOLS_LOG_LEVEL"}
+    work_queues = wiring.work_queues_of(spec)
+    expected_keys = set(wiring.function_environment("t", "b", "u", dict.fromkeys(work_queues, "q")))
+    expected_keys |= {"POWERTOOLS_LOG_LEVEL"}
+    if wiring.SES_SEND in spec.needs:
+        expected_keys |= {mail.ENV_SENDER, mail.ENV_CONFIGURATION_SET}
     assert set(variables) == expected_keys
     assert variables[wiring.ENV_TABLE] == {"Ref": synthesized.table_id}
     assert variables[wiring.ENV_BUS] == {"Ref": synthesized.bus_id}
@@ -113,6 +118,8 @@ def test_each_function_gets_the_wiring_environment_naming_our_resources(synthesi
     assert variables[wiring.ENV_PUBLIC_BASE_URL] == {"Fn::GetAtt": [synthesized.api_id, "ApiEndpoint"]}
     assert variables[wiring.ENV_SERVICE] == wiring.SERVICE_NAME
     assert variables["POWERTOOLS_LOG_LEVEL"] == "INFO"
+    for queue in work_queues:  # a queue's URL is its Ref
+        assert variables[wiring.queue_url_env(queue)] == {"Ref": synthesized.queue_id(queue)}
 
 
 def test_layers_are_arm64_local_assets_and_nothing_is_built_with_docker(synthesized):
@@ -126,7 +133,7 @@ def test_layers_are_arm64_local_assets_and_nothing_is_built_with_docker(synthesi
     assert not manifest.get("dockerImages")
     zipped = {asset["displayName"] for asset in manifest["files"].values() if asset["source"].get("packaging") == "zip"}
     assert {"Layers/Shared/Code", "Layers/Deps/Code"} <= zipped
-    assert {f"Functions/{name}/Code" for name in ("ApiFunction", "WaitFunction", "SweeperFunction")} <= zipped
+    assert {f"Functions/{construct_name(spec.name)}Function/Code" for spec in wiring.FUNCTIONS} <= zipped
 
 
 # --- grants ---------------------------------------------------------------------------------
@@ -239,18 +246,15 @@ def test_there_is_one_custom_event_bus(synthesized):
 
 
 def test_the_deployed_stack_has_no_test_only_subscription(synthesized):
-    rules_on_bus = [
-        r["Properties"]
-        for r in synthesized.of_type("AWS::Events::Rule").values()
-        if r["Properties"].get("EventBusName") == {"Ref": synthesized.bus_id}
-    ]
-    patterns = [rule["EventPattern"] for rule in rules_on_bus]
+    patterns = [rule["EventPattern"] for rule in synthesized.rules_on_bus().values()]
+    deployed = wiring.deployed_subscriptions()
 
     assert any(s.test_only for s in wiring.SUBSCRIPTIONS)  # e.g. "all-events"
-    assert len(rules_on_bus) == len(wiring.deployed_subscriptions())
+    assert len(patterns) == sum(1 for s in deployed if s.from_bus)
     # the test-only "all-events" rule would match {source: [hitl]} with no detail-type
     assert {"source": [wiring.EVENT_SOURCE]} not in patterns
-    assert len(synthesized.of_type("AWS::SQS::Queue")) == 3 * len(wiring.deployed_subscriptions())
+    # a bus-fed subscription: queue, DLQ and rule-target DLQ; a work queue: queue and DLQ
+    assert len(synthesized.of_type("AWS::SQS::Queue")) == sum(3 if s.from_bus else 2 for s in deployed)
 
 
 @pytest.mark.parametrize("schedule", wiring.SCHEDULES, ids=lambda schedule: schedule.function)

@@ -22,14 +22,16 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from glob import glob
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
 import pytest
+from moto.server import ThreadedMotoServer
+
 from hitl import ids, wiring
 from hitl.adapters.dynamo import DynamoStore
 from hitl.adapters.events import MemoryPublisher
@@ -38,8 +40,6 @@ from hitl.domain.service import Authenticator, PauseService
 from hitl.domain.tenants import TenantAdmin
 from hitl.timeutil import now
 from hitl_local import apigw, resources
-from moto.server import ThreadedMotoServer
-
 from infra import layer_build
 
 REPO = layer_build.REPO_ROOT
@@ -49,7 +49,12 @@ REGION = "us-east-1"
 BASE_URL = "https://hitl.example.test"
 ARM64_PLATFORM = "manylinux2014_aarch64"
 
-Invoke = Callable[[wiring.Function, list[dict[str, Any]], str], list[Any]]
+
+class Invoke(Protocol):
+    def __call__(
+        self, spec: wiring.Function, events: list[dict[str, Any]], endpoint: str, table: str = ..., bus: str = ...
+    ) -> list[Any]: ...
+
 
 # --- the interpreter and the layers ------------------------------------------------------
 
@@ -120,12 +125,22 @@ def runtime_boto3(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def xray_daemon() -> Iterator[int]:
-    """A UDP port that swallows the tracer's segments, as the X-Ray daemon would."""
+def xray_daemon() -> Iterator[socket.socket]:
+    """A UDP socket in the X-Ray daemon's place: it receives the tracer's segments."""
     sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sink.bind(("127.0.0.1", 0))
-    yield sink.getsockname()[1]
+    sink.setblocking(False)
+    yield sink
     sink.close()
+
+
+def received_segments(sink: socket.socket) -> list[str]:
+    segments = []
+    while True:
+        try:
+            segments.append(sink.recv(1 << 16).decode(errors="replace"))
+        except BlockingIOError:
+            return segments
 
 
 @pytest.fixture(scope="session")
@@ -142,7 +157,9 @@ def trace_header() -> str:
     return f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=1"
 
 
-def lambda_environment(spec: wiring.Function, endpoint: str, table: str, bus: str, xray_port: int) -> dict[str, str]:
+def lambda_environment(
+    spec: wiring.Function, endpoint: str, table: str, bus: str, xray_port: int, queues: dict[str, str] | None = None
+) -> dict[str, str]:
     """The variables Lambda sets, plus the wiring's; nothing inherited from this process."""
     return {
         "PATH": "/usr/bin:/bin",
@@ -164,18 +181,23 @@ def lambda_environment(spec: wiring.Function, endpoint: str, table: str, bus: st
         "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{xray_port}",
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         "POWERTOOLS_LOG_LEVEL": "INFO",
-        **wiring.function_environment(table, bus, BASE_URL),
+        **wiring.function_environment(
+            table, bus, BASE_URL, {q: (queues or {}).get(q, "") for q in wiring.work_queues_of(spec)}
+        ),
     }
 
 
 @pytest.fixture
-def invoke(
-    python312: str, deps_layer: Path, runtime_boto3: Path, xray_daemon: int, tmp_path: Path
-) -> Callable[..., list[Any]]:
+def invoke(python312: str, deps_layer: Path, runtime_boto3: Path, xray_daemon: socket.socket, tmp_path: Path) -> Invoke:
     """Runs ``events`` through one function's handler in a fresh, bare CPython 3.12."""
 
     def run(
-        spec: wiring.Function, events: list[dict[str, Any]], endpoint: str, table: str = "t", bus: str = "b"
+        spec: wiring.Function,
+        events: list[dict[str, Any]],
+        endpoint: str,
+        table: str = "t",
+        bus: str = "b",
+        queues: dict[str, str] | None = None,
     ) -> list[Any]:
         path = [str(REPO / spec.asset), str(SHARED_LAYER), str(deps_layer), str(runtime_boto3)]
         out = tmp_path / f"{spec.name}-result.json"
@@ -192,7 +214,8 @@ def invoke(
                 }
             )
         )
-        env = lambda_environment(spec, endpoint, table, bus, xray_daemon)
+        env = lambda_environment(spec, endpoint, table, bus, xray_daemon.getsockname()[1], queues)
+        received_segments(xray_daemon)  # forget an earlier test's
         answer = subprocess.run(
             [python312, "-I", "-S", str(RUNNER), str(job)],
             capture_output=True,
@@ -208,6 +231,8 @@ def invoke(
         result = json.loads(out.read_text())
         assert result["python"] == [3, 12]
         assert result["foreign"] == [], "modules from outside the asset, the layers and boto3"
+        traced = [s for s in received_segments(xray_daemon) if '"## lambda_handler"' in s]
+        assert traced or not events, "the Tracer (on, as in Lambda) should have sent the handler's subsegment"
         results: list[Any] = result["results"]
         return results
 
@@ -248,11 +273,28 @@ def look_alike_key() -> str:
 # --- the handlers, each in a bare Python 3.12 ---------------------------------------------
 
 #: functions of the wiring that a test below invokes; a new function needs a sample event here
-INVOKED = {"api", "wait", "sweeper"}
+INVOKED = {"api", "wait", "sweeper", "notifier", "pages"}
+
+
+NOT_INVOKED = [pytest.param(spec, id=spec.name) for spec in wiring.FUNCTIONS if spec.name not in INVOKED] or [
+    pytest.param(None, marks=pytest.mark.skip(reason="every function has an invocation test below"))
+]
+
+
+@pytest.mark.parametrize("spec", NOT_INVOKED)
+def test_a_function_without_an_invocation_test_at_least_imports(
+    invoke: Invoke, dead_endpoint: str, spec: wiring.Function
+) -> None:
+    # Given a function of the wiring that no test below invokes yet
+    # When its handler module is imported in a bare Python 3.12 (no event)
+    # Then the import succeeds with only its asset, the layers and boto3 on the path, and no AWS call
+    assert invoke(spec, [], dead_endpoint) == []
 
 
 def test_every_function_of_the_wiring_is_invoked_here() -> None:
-    assert {spec.name for spec in wiring.FUNCTIONS} == INVOKED
+    new = sorted({spec.name for spec in wiring.FUNCTIONS} - INVOKED)
+    assert not new, f"add a test here that invokes {new} with a sample event in a bare Python 3.12"
+    assert {spec.name for spec in wiring.FUNCTIONS} >= INVOKED
 
 
 def test_api_function_serves_openapi_and_refuses_a_look_alike_key_without_aws(
@@ -335,6 +377,55 @@ def test_sweeper_expires_and_republishes_against_aws_apis(invoke: Invoke, moto_s
         (json.loads(m["Body"])["detail"]["type"], json.loads(m["Body"])["detail"]["data"]["watchId"]) for m in received
     )
     assert seen == [("pause.created", pause.watchId), ("pause.expired", pause.watchId)]
+
+
+def test_pages_function_refuses_a_malformed_link_without_aws(invoke: Invoke, dead_endpoint: str) -> None:
+    # Given an approver's link whose token is not even well formed
+    event = http_event("GET", "/a/not-a-token/approve")
+    assert apigw.match_route("GET", "/a/not-a-token/approve")[0].function == wiring.PAGES.name
+    # When the pages function's handler runs it in a bare Python 3.12
+    [result] = invoke(wiring.PAGES, [event], dead_endpoint)
+    # Then it answers an HTML page saying the link is not valid, with the page headers
+    response = apigw.from_result(result)
+    assert response.status == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["cache-control"] == "no-store"
+    assert "This link is not valid" in response.body.decode()
+
+
+def test_notifier_sends_an_approval_email_against_aws_apis(invoke: Invoke, moto_server: str) -> None:
+    # Given a pending pause of a tenant with one approver, on a moto server
+    session = boto3.session.Session(region_name=REGION)
+    names = resources.create(session)
+    store = DynamoStore(session.client("dynamodb"), names.table)
+    tenant = TenantAdmin(store).create_tenant("packaging-notifier", "pro", ["approver@example.com"])
+    principal = Authenticator(store).authenticate(f"Bearer {tenant['apiKey']}")
+    pause = (
+        PauseService(store, MemoryPublisher(), BASE_URL)
+        .create(principal, CreatePauseRequest(action="deploy"), None)
+        .pause
+    )
+    work = {"eventId": "evt_packaging", "watchId": pause.watchId, "to": "approver@example.com", "kind": "request"}
+    record = {
+        "messageId": "m1",
+        "receiptHandle": "r1",
+        "body": json.dumps(work),
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:email",
+        "awsRegion": REGION,
+    }
+    from moto.ses.models import ses_backends  # the moto server runs in this process
+
+    outbox = ses_backends["123456789012"][REGION].sent_messages
+    before = len(outbox)
+    # When the notifier's handler runs the work item in a bare Python 3.12
+    [result] = invoke(wiring.NOTIFIER, [{"Records": [record]}], moto_server, names.table, names.bus, names.queues)
+    # Then nothing failed and SES accepted one email for the approver
+    assert result == {"batchItemFailures": []}
+    assert len(outbox) == before + 1
+    assert "Subject: Approval needed: deploy" in outbox[-1].raw_data
 
 
 # --- the deployed (arm64) layer ---------------------------------------------------------------

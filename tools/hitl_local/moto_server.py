@@ -17,7 +17,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 REGION = "us-east-1"
 #: what every client of the local stack authenticates with (moto checks nothing)
-FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}  # noqa: S105
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -52,14 +52,17 @@ class MotoServer:
     """A threaded werkzeug server running moto's app on a free 127.0.0.1 port."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._host = host
         self.app = SerializeDynamoDB(DomainDispatcherApplication(create_backend_app))
         self._server: BaseWSGIServer = make_server(host, port, self.app, threaded=True, request_handler=_QuietHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+        server = self._server
+        self._thread = threading.Thread(
+            target=lambda: server.serve_forever(poll_interval=0.1), name="moto", daemon=True
+        )
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self._host}:{self._server.server_port}"
 
     def start(self) -> MotoServer:
         self._thread.start()

@@ -22,7 +22,6 @@ from collections import deque
 from typing import Any
 
 from hitl import wiring
-
 from hitl_local.workers import PoolClosed, WorkerPool
 
 log = logging.getLogger("hitl_local.pollers")

@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+
 from hitl import wiring
+
+SENDER_DOMAIN = "hitl.local"
 
 
 @dataclass(frozen=True)
@@ -94,10 +97,16 @@ def create(session: boto3.session.Session, names: Names | None = None, *, visibi
             },
         )["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(
-            Name=base, EventBusName=names.bus, EventPattern=json.dumps(event_pattern(subscription)), State="ENABLED"
-        )
-        events.put_targets(Rule=base, EventBusName=names.bus, Targets=[{"Id": "queue", "Arn": arn}])
+        if subscription.from_bus:
+            events.put_rule(
+                Name=base,
+                EventBusName=names.bus,
+                EventPattern=json.dumps(event_pattern(subscription)),
+                State="ENABLED",
+            )
+            events.put_targets(Rule=base, EventBusName=names.bus, Targets=[{"Id": "queue", "Arn": arn}])
         queues[subscription.name] = url
         dead[subscription.name] = dlq_url
+    # SES refuses a sender whose identity is not verified (moto too): verify the local domain
+    session.client("ses").verify_domain_identity(Domain=SENDER_DOMAIN)
     return Names(table=names.table, bus=names.bus, queues=queues, dead_letter_queues=dead)

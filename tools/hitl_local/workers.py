@@ -12,6 +12,7 @@ This module is imported by every worker: it must stay light (no moto, no werkzeu
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import importlib
 import json
@@ -24,6 +25,7 @@ import threading
 import time
 import traceback
 import uuid
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -31,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 from hitl import wiring
-
 from hitl_local.apigw import LambdaContext
 
 log = logging.getLogger("hitl_local.workers")
@@ -40,7 +41,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 #: how long a new instance may take to import its handler (Lambda's init phase)
 INIT_TIMEOUT_S = 60.0
 #: how long an idle worker gets to exit when asked before it is killed
-STOP_GRACE_S = 2.0
+STOP_GRACE_S = 0.5
 _CONTEXT = multiprocessing.get_context("spawn")
 
 
@@ -108,6 +109,9 @@ def _worker_main(conn: Connection, spec: WorkerSpec) -> None:  # pragma: no cove
     for name in spec.unset:
         os.environ.pop(name, None)
     os.environ.update(spec.environment)
+    if os.environ.get("POWERTOOLS_METRICS_DISABLED") == "true":
+        # metrics are off on the local stack: a function that adds none is not news
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
     sys.path.insert(0, spec.asset_dir)
     module_name, _, attribute = spec.handler.rpartition(".")
     try:
@@ -132,6 +136,7 @@ def _worker_main(conn: Connection, spec: WorkerSpec) -> None:  # pragma: no cove
             aws_request_id=request_id,
             _deadline=time.monotonic() + spec.timeout_s,
         )
+        answer: tuple[str, Any]
         try:
             answer = ("ok", json.dumps(handler(json.loads(event_text), context)))
         except Exception as error:
@@ -175,12 +180,16 @@ class Worker:
         self.process.start()
         child.close()
         self.pid: int | None = None
+        self._lock = threading.Lock()
+        self._dead = False
 
     def wait_ready(self, timeout_s: float) -> None:
         """Block until the handler is imported; raise ``WorkerFailed`` if it cannot be."""
         if not self.conn.poll(timeout_s):
             self.kill()
-            raise WorkerFailed({"errorType": "Runtime.InitTimeout", "errorMessage": "the handler took too long to import"})
+            raise WorkerFailed(
+                {"errorType": "Runtime.InitTimeout", "errorMessage": "the handler took too long to import"}
+            )
         try:
             kind, payload = self.conn.recv()
         except (EOFError, OSError) as error:
@@ -200,16 +209,23 @@ class Worker:
         return answer
 
     def stop(self, grace_s: float = STOP_GRACE_S) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError):
             self.conn.send(None)
-        except (OSError, ValueError):
-            pass
         self.process.join(grace_s)
         self.kill()
 
-    def kill(self) -> None:
+    def end_process(self) -> None:
+        """Kill the process only: the thread waiting on its pipe sees it end, and cleans up."""
         if self.process.is_alive():
             self.process.kill()
+
+    def kill(self) -> None:
+        """Kill the process and close the pipe, once, whichever thread gets here first."""
+        with self._lock:
+            if self._dead:
+                return
+            self._dead = True
+        self.end_process()
         self.process.join(5)
         self.conn.close()
 
@@ -245,6 +261,10 @@ class WorkerPool:
         with self._cond:
             return len(self._idle)
 
+    def pids(self) -> list[int]:
+        with self._cond:
+            return sorted(w.process.pid for w in self._all if w.process.pid is not None)
+
     def start_warm(self) -> list[threading.Thread]:
         """Start the warm instances in the background; join the threads to wait for them."""
         threads = [
@@ -262,7 +282,8 @@ class WorkerPool:
         try:
             worker = self._spawn()
         except WorkerFailed as failed:
-            log.error("%s: an instance failed to start: %s", self.function.name, failed.error)
+            if not self._closed:
+                log.error("%s: an instance failed to start: %s", self.function.name, failed.error)
             self._forget(None)
             return
         self._release(worker)
@@ -298,6 +319,8 @@ class WorkerPool:
             return self._spawn()
         except WorkerFailed:
             self._forget(None)
+            if self._closed:
+                raise PoolClosed(self.function.name) from None
             raise
 
     def _release(self, worker: Worker) -> None:
@@ -350,7 +373,9 @@ class WorkerPool:
             if caller_first:
                 return Invocation(Outcome.CALLER_TIMEOUT)
             message = f"Task timed out after {self.function.timeout_s:.2f} seconds"
-            return Invocation(Outcome.FUNCTION_TIMEOUT, error={"errorType": "Sandbox.Timedout", "errorMessage": message})
+            return Invocation(
+                Outcome.FUNCTION_TIMEOUT, error={"errorType": "Sandbox.Timedout", "errorMessage": message}
+            )
         kind, payload = answer
         if kind == "crash":
             if self._closed:
@@ -375,7 +400,7 @@ class WorkerPool:
         for thread in stoppers:
             thread.start()
         for worker in busy:
-            worker.kill()
+            worker.end_process()  # its caller's thread sees the pipe close and forgets it
         for thread in stoppers:
             thread.join()
         with self._cond:
@@ -385,7 +410,9 @@ class WorkerPool:
 class Pools:
     """One pool per function of the wiring."""
 
-    def __init__(self, functions: tuple[wiring.Function, ...], environment: Callable[[wiring.Function], dict[str, str]]):
+    def __init__(
+        self, functions: tuple[wiring.Function, ...], environment: Callable[[wiring.Function], dict[str, str]]
+    ):
         self.pools = {f.name: WorkerPool(f, spec_for(f, environment(f))) for f in functions}
 
     def __getitem__(self, name: str) -> WorkerPool:
@@ -403,5 +430,7 @@ class Pools:
         for thread in closers:
             thread.join()
 
-    def sizes(self) -> dict[str, dict[str, int]]:
-        return {name: {"instances": pool.size, "idle": pool.idle} for name, pool in self.pools.items()}
+    def sizes(self) -> dict[str, dict[str, Any]]:
+        return {
+            name: {"instances": pool.size, "idle": pool.idle, "pids": pool.pids()} for name, pool in self.pools.items()
+        }

@@ -17,6 +17,17 @@ from dataclasses import dataclass, field
 TABLE_READ = "table:read"
 TABLE_WRITE = "table:write"
 BUS_PUT = "bus:put"
+SES_SEND = "ses:send"
+
+
+def sends_to(queue: str) -> str:
+    """The need to send messages to the work queue of the subscription named ``queue``."""
+    return f"queue:send:{queue}"
+
+
+def queue_url_env(queue: str) -> str:
+    """The environment variable holding the URL of the work queue named ``queue``."""
+    return "QUEUE_URL_" + queue.upper().replace("-", "_")
 
 
 @dataclass(frozen=True)
@@ -71,7 +82,26 @@ SWEEPER = Function(
     local_max=1,
 )
 
-FUNCTIONS: tuple[Function, ...] = (API, WAIT, SWEEPER)
+NOTIFIER = Function(
+    name="notifier",
+    asset="functions/notifier",
+    handler="notifier_handler.lambda_handler",
+    description="Emails approvers: fans pause.created out per approver, sends each once",
+    memory_mb=256,
+    timeout_s=30,
+    needs=frozenset({TABLE_READ, TABLE_WRITE, BUS_PUT, SES_SEND, sends_to("email")}),
+    local_max=4,
+)
+PAGES = Function(
+    name="pages",
+    asset="functions/pages",
+    handler="pages_handler.lambda_handler",
+    description="The approvers' link pages: GET confirms, POST decides",
+    memory_mb=256,
+    needs=frozenset({TABLE_READ, TABLE_WRITE, BUS_PUT}),
+)
+
+FUNCTIONS: tuple[Function, ...] = (API, WAIT, SWEEPER, NOTIFIER, PAGES)
 
 # --- HTTP routes ---------------------------------------------------------------
 
@@ -93,6 +123,10 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/pause/{watchId}/approve", API.name),
     Route("GET", "/api/audit", API.name),
     Route("GET", "/api/openapi.json", API.name),
+    # approvers' emailed links: GET and HEAD only ever show a page; the form POSTs the decision
+    Route("GET", "/a/{token}/{choice}", PAGES.name),
+    Route("HEAD", "/a/{token}/{choice}", PAGES.name),
+    Route("POST", "/a/{token}", PAGES.name),
     # unknown paths and methods reach the API function, which answers 404/405 in our shape
     Route("ANY", DEFAULT_ROUTE, API.name),
 )
@@ -107,7 +141,8 @@ class Subscription:
     ``function`` consumes the queue through an event source mapping with
     ``ReportBatchItemFailures``; ``None`` leaves the queue to be read by whoever
     needs it (tests).  ``test_only`` subscriptions exist in tests and on the
-    local stack, never in the deployed stack.
+    local stack, never in the deployed stack.  ``from_bus=False`` makes a plain
+    work queue with no rule, fed by functions that ``sends_to`` it (fan-out).
     """
 
     name: str
@@ -116,10 +151,16 @@ class Subscription:
     test_only: bool = False
     batch_size: int = 10
     max_receive_count: int = 5
+    from_bus: bool = True
 
 
 SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription(name="all-events", detail_types=(), function=None, test_only=True),
+    # one message per pause.created, fanned out by the notifier into one per (event, approver)
+    Subscription(name="notify", detail_types=("pause.created",), function=NOTIFIER.name, batch_size=10),
+    Subscription(
+        name="email", detail_types=(), function=NOTIFIER.name, batch_size=5, max_receive_count=6, from_bus=False
+    ),
 )
 
 EVENT_SOURCE = "hitl"
@@ -232,15 +273,27 @@ ENV_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 SERVICE_NAME = "hitl"
 
 
-def function_environment(table_name: str, bus_name: str, public_base_url: str) -> dict[str, str]:
-    """The environment every function gets, in AWS and on the local stack alike."""
-    return {
+def function_environment(
+    table_name: str, bus_name: str, public_base_url: str, queue_urls: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The environment every function gets, in AWS and on the local stack alike; ``queue_urls``
+    (work queue name -> URL) become ``QUEUE_URL_<NAME>``."""
+    environment = {
         ENV_TABLE: table_name,
         ENV_BUS: bus_name,
         ENV_PUBLIC_BASE_URL: public_base_url,
         ENV_SERVICE: SERVICE_NAME,
         ENV_METRICS_NAMESPACE: "HITL",
     }
+    for name, url in (queue_urls or {}).items():
+        environment[queue_url_env(name)] = url
+    return environment
+
+
+def work_queues_of(function: Function) -> tuple[str, ...]:
+    """The work queues ``function`` sends to (its ``sends_to`` needs)."""
+    prefix = sends_to("")
+    return tuple(sorted(need[len(prefix) :] for need in function.needs if need.startswith(prefix)))
 
 
 def function(name: str) -> Function:

@@ -11,6 +11,8 @@ from botocore.config import Config
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_sesv2 import SESV2Client
+    from mypy_boto3_sqs import SQSClient
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=10)
 
@@ -30,6 +32,16 @@ def events() -> EventBridgeClient:
     return session().client("events", config=_CONFIG)
 
 
+@lru_cache(maxsize=1)
+def sesv2() -> SESV2Client:
+    return session().client("sesv2", config=_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def sqs() -> SQSClient:
+    return session().client("sqs", config=_CONFIG)
+
+
 def reset() -> None:
-    for factory in (session, dynamodb, events):
+    for factory in (session, dynamodb, events, sesv2, sqs):
         factory.cache_clear()

@@ -118,6 +118,7 @@ class DynamoStore:
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self.client = client
         self.table = table_name
+        self._cursor_secret: bytes | None = None
 
     # --- plumbing -------------------------------------------------------------
 
@@ -391,6 +392,45 @@ class DynamoStore:
             )
         self._transact(ops)
 
+    # --- notifications ------------------------------------------------------------------
+
+    def claim_notification(self, event_id: str, to: str, now_epoch: int, lease_s: int) -> str:
+        """Claim the sending of ``event_id`` to ``to``: "claimed", or "duplicate" if it was sent,
+        or "busy" if another attempt holds a live claim."""
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=to_item(
+                    {
+                        "pk": f"NOTIFY#{event_id}",
+                        "sk": to,
+                        "status": "sending",
+                        "leaseUntil": now_epoch + lease_s,
+                        "ttl": now_epoch + 40 * 86400,
+                    }
+                ),
+                ConditionExpression=(
+                    "attribute_not_exists(pk) OR #st = :retry OR (#st = :sending AND leaseUntil < :now)"
+                ),
+                ExpressionAttributeNames={"#st": "status"},
+                ExpressionAttributeValues=values(retry="retry", sending="sending", now=now_epoch),
+            )
+            return "claimed"
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+        current = self._get(f"NOTIFY#{event_id}", to) or {}
+        return "duplicate" if current.get("status") in ("sent", "failed") else "busy"
+
+    def finish_notification(self, event_id: str, to: str, status: str) -> None:
+        self.client.update_item(
+            TableName=self.table,
+            Key=to_item({"pk": f"NOTIFY#{event_id}", "sk": to}),
+            UpdateExpression="SET #st = :status",
+            ExpressionAttributeNames={"#st": "status"},
+            ExpressionAttributeValues=values(status=status),
+        )
+
     # --- approvers' link tokens ------------------------------------------------------
 
     def put_token(self, token_hash: str, watch_id: str, tenant_id: str, approver: str, expires_at: str) -> None:
@@ -622,7 +662,12 @@ class DynamoStore:
     # --- configuration ---------------------------------------------------------------
 
     def cursor_secret(self) -> bytes:
-        """The deployment's cursor-signing secret, made on first use."""
+        """The deployment's cursor-signing secret, made on first use, kept by a warm function."""
+        if self._cursor_secret is None:
+            self._cursor_secret = self._load_cursor_secret()
+        return self._cursor_secret
+
+    def _load_cursor_secret(self) -> bytes:
         item = self._get("CONFIG", "CURSOR_SECRET")
         if item:
             return bytes.fromhex(item["secret"])
@@ -637,7 +682,7 @@ class DynamoStore:
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            return self.cursor_secret()
+            return self._load_cursor_secret()
 
     def scan_all(self) -> Iterable[dict[str, Any]]:
         """Every item, raw (the local stack's snapshot; never used by a function)."""

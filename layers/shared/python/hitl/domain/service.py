@@ -30,6 +30,7 @@ from hitl.domain.models import (
     Channel,
     Decision,
     Event,
+    Notification,
     PauseBody,
     PauseHead,
     Policy,
@@ -456,6 +457,38 @@ class PauseService:
             item["watchId"], item["approver"], decision, comment, "email", token_hash=ids.sha256_hex(token)
         )
 
+    def record_notification_failure(self, watch_id: str, to: str, channel: Channel = "email") -> bool:
+        """A notification that will not arrive: on the pause (``notifications``) and as a
+        ``pause.notification_failed`` event, so the agent need not wait for the timeout."""
+        for _ in range(8):
+            current = self.store.get_head(watch_id)
+            if current is None:
+                return False
+            now = self.clock()
+            if rules.effective(current, now).status != "pending":
+                return False
+            notice = Notification(to=to, channel=channel, status="failed")
+            if notice in current.notifications:
+                return False
+            new = current.model_copy(
+                update={"notifications": [*current.notifications, notice], "version": current.version + 1}
+            )
+            tenant = self.store.get_tenant(current.tenantId)
+            retention = rules.PLANS[tenant.plan if tenant else "pro"].retention_days
+            if self._transition(
+                current,
+                new,
+                "system",
+                channel,
+                now,
+                retention,
+                overdue=False,
+                event_type="pause.notification_failed",
+                to=to,
+            ):
+                return True
+        return False
+
     def _transition(
         self,
         old: PauseHead,
@@ -467,14 +500,17 @@ class PauseService:
         *,
         overdue: bool,
         token_hash: str | None = None,
+        event_type: str | None = None,
         **details: Any,
     ) -> bool:
         """One conditional transaction: the new head, its audit entry, its outbox event; then the
-        event goes out.  False when the head changed first (the caller re-reads)."""
+        event goes out.  False when the head changed first (the caller re-reads).  A pending
+        pause may stay pending while an approval or a failed notification is recorded."""
         recording = new.status == "pending" and len(new.approvals) > len(old.approvals)
-        assert recording or rules.can_transition(old.status, new.status), (old.status, new.status)
+        noted = new.status == "pending" and len(new.notifications) > len(old.notifications)
+        assert recording or noted or rules.can_transition(old.status, new.status), (old.status, new.status)
         at = timeutil.iso(now)
-        type_ = "pause.approval_recorded" if recording else f"pause.{new.status}"
+        type_ = event_type or ("pause.approval_recorded" if recording else f"pause.{new.status}")
         event = self._event(type_, new, new.decidedAt or at)
         audit = self._audit(type_, new, at, actor, channel, **{k: v for k, v in details.items() if v is not None})
         try:

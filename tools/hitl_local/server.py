@@ -1,0 +1,431 @@
+"""The local stack (``make dev``, ``python -m hitl_local``): the service on one machine.
+
+moto in server mode (this process, DynamoDB serialized) holds the resources the wiring
+describes; an HTTP front on ``HITL_PORT`` turns requests into API Gateway HTTP API events for
+the routes' functions, which run in warm worker processes (one event at a time each, more
+instances for concurrent requests); queue pollers, event collectors and schedules invoke the
+same functions as AWS would.  The table is kept across restarts in the state directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from pathlib import Path
+from types import FrameType
+from typing import Any, Protocol
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request as WsgiRequest
+from werkzeug.wrappers import Response as WsgiResponse
+
+from hitl import wiring
+from hitl.adapters.dynamo import DynamoStore
+from hitl.domain.tenants import TenantAdmin
+from hitl_local import apigw, outbox, resources, state
+from hitl_local.moto_server import FAKE_CREDENTIALS, REGION, MotoServer
+from hitl_local.pollers import EventCollector, QueuePoller, ScheduleRunner
+from hitl_local.workers import Invocation, Outcome, PoolClosed, Pools
+
+log = logging.getLogger("hitl_local")
+
+#: API Gateway HTTP API's request payload limit
+MAX_REQUEST_BYTES = 10 * 1024 * 1024
+LOCAL_PREFIX = "/_local/"
+
+
+# --- options -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Options:
+    host: str = "127.0.0.1"
+    port: int = 3000
+    state_dir: Path = Path(".hitl")
+    public_base_url: str | None = None
+    log_level: str = "INFO"
+    approver_email: str = state.DEFAULT_APPROVER
+    #: print each invocation's CloudWatch metrics (EMF) as Lambda would; off: they are noise here
+    metrics: bool = False
+
+
+def parse_options(argv: list[str] | None = None, env: dict[str, str] | None = None) -> Options:
+    env = dict(os.environ) if env is None else env
+    parser = argparse.ArgumentParser(
+        prog="python -m hitl_local",
+        description="The HITL local stack: the agent API on http://127.0.0.1:3000 with moto behind it.",
+        epilog="Environment: HITL_PORT, HITL_HOST, HITL_STATE_DIR, HITL_SWEEP_SECONDS, HITL_LOG_LEVEL, "
+        "HITL_PUBLIC_BASE_URL, HITL_APPROVER_EMAIL, HITL_METRICS.",
+    )
+    parser.add_argument("--host", default=env.get("HITL_HOST", "127.0.0.1"), help="address to serve on")
+    parser.add_argument(
+        "--port", type=int, default=int(env.get("HITL_PORT", "3000")), help="port to serve on (0: any free one)"
+    )
+    parser.add_argument(
+        "--state-dir", type=Path, default=Path(env.get("HITL_STATE_DIR", ".hitl")), help="where state is kept"
+    )
+    args = parser.parse_args(argv)
+    return Options(
+        host=args.host,
+        port=args.port,
+        state_dir=args.state_dir,
+        public_base_url=env.get("HITL_PUBLIC_BASE_URL") or None,
+        log_level=env.get("HITL_LOG_LEVEL", "INFO").upper(),
+        approver_email=env.get("HITL_APPROVER_EMAIL", state.DEFAULT_APPROVER),
+        metrics=env.get("HITL_METRICS", "").lower() in ("1", "true", "yes"),
+    )
+
+
+# --- the HTTP front ------------------------------------------------------------------------
+
+LocalHandler = Callable[[apigw.Request], apigw.HttpResponse]
+
+
+def json_answer(status: int, body: Any) -> apigw.HttpResponse:
+    return apigw.HttpResponse(status, {"content-type": "application/json"}, json.dumps(body).encode())
+
+
+def error_answer(status: int, code: str, message: str) -> apigw.HttpResponse:
+    return json_answer(status, {"error": {"code": code, "message": message}})
+
+
+class Invoker(Protocol):
+    def invoke(self, event: Any, until: float | None = None) -> Invocation: ...
+
+
+@dataclass
+class Front:
+    """API Gateway's part: route, build the event, invoke within 30 s, shape the answer.
+    Paths under ``/_local/`` are the local stack's own pages (``local_routes``)."""
+
+    #: function name -> its instances
+    pools: Mapping[str, Invoker]
+    local_routes: dict[tuple[str, str], LocalHandler] = field(default_factory=dict)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        started = time.monotonic()
+        incoming = WsgiRequest(environ)
+        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or incoming.full_path
+        path, _, query = raw.partition("?")
+        request_id = secrets.token_hex(8)
+        if (incoming.content_length or 0) > MAX_REQUEST_BYTES:
+            answer, function = apigw.gateway_error(413, "Request Entity Too Large"), "-"
+        else:
+            request = apigw.Request(
+                method=incoming.method,
+                path=path or "/",
+                query=query,
+                headers=dict(incoming.headers.items()),
+                body=incoming.get_data(),
+                source_ip=incoming.remote_addr or "127.0.0.1",
+            )
+            answer, function = self.handle(request, started + apigw.TIMEOUT_S)
+        answer.headers.setdefault("apigw-requestid", request_id)
+        log.info(
+            "%s %s -> %d (%s, %d ms)",
+            incoming.method,
+            path,
+            answer.status,
+            function,
+            (time.monotonic() - started) * 1000,
+        )
+        return to_wsgi(answer)(environ, start_response)
+
+    def handle(self, request: apigw.Request, until: float) -> tuple[apigw.HttpResponse, str]:
+        """The answer to one request, and which function (or ``local``) gave it."""
+        if request.path.startswith(LOCAL_PREFIX):
+            handler = self.local_routes.get((request.method, request.path))
+            if handler is None and request.method == "HEAD":
+                handler = self.local_routes.get(("GET", request.path))
+            if handler is None:
+                return error_answer(404, "route_not_found", f"No route {request.method} {request.path}."), "local"
+            try:
+                return handler(request), "local"
+            except Exception:
+                log.exception("%s %s failed", request.method, request.path)
+                return error_answer(500, "internal_error", "The local stack failed; see its output."), "local"
+        route, params = apigw.match_route(request.method, request.path)
+        event = apigw.to_event(request, route, params)
+        try:
+            invocation = self.pools[route.function].invoke(event, until)
+        except PoolClosed:
+            return apigw.gateway_error(503, "Service Unavailable"), route.function
+        if invocation.outcome is Outcome.OK:
+            return apigw.from_result(invocation.result), route.function
+        if invocation.outcome is Outcome.CALLER_TIMEOUT:
+            return apigw.gateway_error(503, "Service Unavailable"), route.function
+        # the function failed (raised, crashed, or ran out of time): API Gateway answers 500
+        log.error("%s failed: %s", route.function, invocation.error)
+        return apigw.gateway_error(500, "Internal Server Error"), route.function
+
+
+def to_wsgi(answer: apigw.HttpResponse) -> WsgiResponse:
+    headers: list[tuple[str, str]] = []
+    for name, value in answer.headers.items():
+        if name == "set-cookie":
+            headers.extend(("set-cookie", cookie) for cookie in value.split("\n") if cookie)
+        else:
+            headers.append((name, value))
+    try:
+        status = f"{answer.status} {HTTPStatus(answer.status).phrase}"
+    except ValueError:
+        status = str(answer.status)
+    return WsgiResponse(answer.body, status=status, headers=headers)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """The front logs each request itself (with the function that served it)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+    def version_string(self) -> str:
+        return "hitl-local"
+
+
+class StartError(Exception):
+    pass
+
+
+# --- the stack -------------------------------------------------------------------------------
+
+
+class LocalStack:
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.started_at = time.time()
+        self.moto: MotoServer | None = None
+        self.store: DynamoStore | None = None
+        self.names: resources.Names | None = None
+        self.pools: Pools | None = None
+        self.front: Front | None = None
+        self.http: BaseWSGIServer | None = None
+        self._http_thread: threading.Thread | None = None
+        self.loops: list[QueuePoller | EventCollector | ScheduleRunner] = []
+        self.collectors: dict[str, EventCollector] = {}
+        self.config: state.LocalConfig | None = None
+        self.restored = 0
+        self._keep_on_stop = False
+        self.lock = state.StateLock(options.state_dir)
+
+    @property
+    def api_url(self) -> str:
+        assert self.http is not None
+        host = self.options.host if self.options.host not in ("0.0.0.0", "::", "") else "127.0.0.1"  # noqa: S104
+        return f"http://{host}:{self.http.server_port}"
+
+    def function_environment(self, function: wiring.Function) -> dict[str, str]:
+        assert self.moto is not None and self.names is not None
+        base_url = (self.options.public_base_url or self.api_url).rstrip("/")
+        queues = {name: self.names.queues[name] for name in wiring.work_queues_of(function)}
+        env = {
+            **wiring.function_environment(self.names.table, self.names.bus, base_url, queues),
+            **FAKE_CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.moto.url,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": self.options.log_level,
+        }
+        if not self.options.metrics:
+            env["POWERTOOLS_METRICS_DISABLED"] = "true"
+        return env
+
+    def start(self) -> state.LocalConfig:
+        options = self.options
+        state_dir = options.state_dir
+        try:
+            self.lock.acquire()
+        except state.StateInUse as error:
+            raise StartError(str(error)) from error
+        # the HTTP port first: a port in use should fail before anything else starts, and
+        # the functions need the front's URL (PUBLIC_BASE_URL)
+        self.front = Front(pools={})
+        try:
+            self.http = make_server(
+                options.host, options.port, self.front, threaded=True, request_handler=_QuietHandler
+            )
+        except (OSError, SystemExit) as error:  # werkzeug exits on a port in use, having said why
+            raise StartError(f"cannot serve on {options.host}:{options.port}; set HITL_PORT or --port") from error
+
+        self.moto = MotoServer().start()
+        session = self.moto.session()
+        self.names = resources.create(session, resources.Names())
+        self.store = DynamoStore(session.client("dynamodb"), self.names.table)
+        self.restored = state.restore(self.store, state_dir)
+        self._keep_on_stop = True  # the table holds the saved state now: it may be saved again
+
+        self.pools = Pools(wiring.FUNCTIONS, self.function_environment)
+        self.front.pools = self.pools.pools
+        warming = [thread for pool in self.pools.pools.values() for thread in pool.start_warm()]
+
+        previous = state.read_config(state_dir)
+        tenant = state.ensure_local_tenant(TenantAdmin(self.store), options.approver_email, previous)
+
+        sqs = session.client("sqs")
+        for subscription in wiring.SUBSCRIPTIONS:
+            url = self.names.queues[subscription.name]
+            if subscription.function:
+                self.loops.append(QueuePoller(sqs, url, subscription, self.pools[subscription.function]))
+            else:
+                collector = EventCollector(sqs, url, subscription)
+                self.collectors[subscription.name] = collector
+                self.loops.append(collector)
+        for schedule in wiring.SCHEDULES:
+            period = float(os.environ.get(schedule.local_setting, schedule.local_default_s))
+            self.loops.append(ScheduleRunner(schedule, self.pools[schedule.function], period))
+
+        self.front.local_routes.update(
+            {
+                ("GET", "/_local/health"): self._health,
+                ("GET", "/_local/events.json"): self._events,
+                ("GET", "/_local/outbox"): outbox.as_page,
+                ("GET", "/_local/outbox.json"): outbox.as_json,
+            }
+        )
+        for thread in warming:
+            thread.join()
+        for loop in self.loops:
+            loop.start()
+        http = self.http
+        self._http_thread = threading.Thread(
+            target=lambda: http.serve_forever(poll_interval=0.1), name="http", daemon=True
+        )
+        self._http_thread.start()
+
+        api_url = self.api_url
+        self.config = state.LocalConfig(
+            apiUrl=api_url,
+            apiKey=tenant.apiKey,
+            tenantId=tenant.tenantId,
+            approverEmail=tenant.approverEmail,
+            outboxUrl=f"{api_url}/_local/outbox",
+            dashboardUrl=f"{api_url}/dashboard",
+            awsEndpoint=self.moto.url,
+            tableName=self.names.table,
+            eventBusName=self.names.bus,
+        )
+        state.write_config(state_dir, self.config)
+        return self.config
+
+    def stop(self) -> int | None:
+        """Stop everything started, in order; the number of items saved (None: nothing saved)."""
+        began = time.monotonic()
+
+        def done(what: str) -> None:
+            log.debug("stopped %s at %.2f s", what, time.monotonic() - began)
+
+        if self.http is not None:
+            if self._http_thread is not None:
+                self.http.shutdown()
+            self.http.server_close()
+            done("http")
+        for loop in self.loops:
+            loop.stop()
+        if self.pools is not None:
+            self.pools.close()
+            done("functions")
+        for loop in self.loops:
+            loop.join()
+        done("pollers")
+        saved = None
+        if self.store is not None and self._keep_on_stop:
+            try:
+                saved = state.dump(self.store, self.options.state_dir)
+            except Exception:
+                log.exception("could not save the table to %s", self.options.state_dir / state.DUMP_FILE)
+            done("dump")
+        if self.moto is not None:
+            self.moto.stop()
+            done("moto")
+        self.lock.release()
+        return saved
+
+    # --- /_local/* -------------------------------------------------------------------------
+
+    def _health(self, request: apigw.Request) -> apigw.HttpResponse:
+        assert self.pools is not None
+        return json_answer(
+            200,
+            {
+                "status": "ok",
+                "uptimeSeconds": round(time.time() - self.started_at, 1),
+                "functions": self.pools.sizes(),
+                "awsEndpoint": self.moto.url if self.moto else None,
+            },
+        )
+
+    def _events(self, request: apigw.Request) -> apigw.HttpResponse:
+        """Every event the test-only rules collected, oldest first (EventBridge envelopes)."""
+        collected = [event for collector in self.collectors.values() for event in collector.events()]
+        return json_answer(200, collected)
+
+
+def banner(config: state.LocalConfig, state_dir: Path) -> str:
+    example = (
+        f"curl -s {config.apiUrl}/api/pause -H 'Authorization: Bearer {config.apiKey}' "
+        '-H \'Content-Type: application/json\' -d \'{"action": "Deploy to production", "context": {}}\''
+    )
+    return "\n".join(
+        [
+            "",
+            f"  HITL local stack  {config.apiUrl}",
+            f"  API key           {config.apiKey}   (tenant 'local', approver {config.approverEmail})",
+            f"  try               {example}",
+            f"  settings          {state_dir / state.CONFIG_FILE}",
+            "  Ctrl-C to stop (the table is kept in the state directory across restarts)",
+            "",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_options(argv)
+    logging.basicConfig(
+        level=getattr(logging, options.log_level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    for noisy in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if stopping.is_set():
+            print("still stopping…", file=sys.stderr, flush=True)
+        stopping.set()
+
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):  # Ctrl-C, kill, a closed terminal
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), on_signal)
+    stack = LocalStack(options)
+    code = 0
+    try:
+        config = stack.start()
+        if stack.restored:
+            log.info("restored %d items from %s", stack.restored, options.state_dir / state.DUMP_FILE)
+        print(banner(config, options.state_dir), flush=True)
+        while not stopping.wait(1):
+            pass
+        print("stopping…", file=sys.stderr, flush=True)
+    except StartError as error:
+        print(f"hitl_local: {error}", file=sys.stderr, flush=True)
+        code = 1
+    except Exception:
+        log.exception("the local stack could not start")
+        code = 1
+    finally:
+        saved = stack.stop()
+    if saved is not None:
+        print(f"saved {saved} items to {options.state_dir / state.DUMP_FILE}", file=sys.stderr, flush=True)
+    return code
