@@ -7,7 +7,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: dev test lint format typecheck unit integration infra e2e packaging synth layer bench openapi clean
+.PHONY: dev test lint format typecheck unit integration infra e2e packaging synth layer bench openapi clean chromium
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,10 +21,17 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(VENV)/.installed node_modules/.installed
 
+# The browser test drives Debian's Chromium (Playwright never downloads a browser here).
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
 dev: $(VENV)/.installed
 	$(PY) -m hitl_local
 
-test: install lint typecheck
+test: install chromium lint typecheck
 	$(PY) -m hitl_local.openapi --check
 	$(BIN)/pytest
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from bench import aws_calls, cold_import, latency
+from bench import aws_calls, cold_import, decision, latency, webhook
 from bench.common import Options
 
 #: name -> the measurement's ``run``; later steps add theirs here
@@ -13,6 +13,8 @@ MEASUREMENTS: dict[str, Callable[[Options], None]] = {
     "calls": aws_calls.run,
     "latency": latency.run,
     "imports": cold_import.run,
+    "decision": decision.run,
+    "webhook": webhook.run,
 }
 
 

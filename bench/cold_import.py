@@ -1,19 +1,21 @@
 """Cold import time of each function's handler module, beside a minimal powertools module with
 the same utilities (``bench/minimal_handler.py``).  Target (issue 2): ≤ 1.3× the minimal module.
 
-As in Lambda: CPython 3.12 started with ``-I -S``, ``sys.path`` = the asset folder, the shared
-layer and the deps layer (built with the stack's recipe for this machine into ``build/bench``);
-if no 3.12 or no PyPI, the project's virtualenv instead (then the packages the layer lacks, the
-Tracer's patches for them and the virtualenv's byte code blur the figures).  Only the import is
-timed, not the interpreter's start; the best of several fresh processes, taken round-robin so that
-a busy moment of the machine hits every module alike.  Three conditions:
+As in Lambda: CPython 3.12 started with ``-I -S -B`` (``/opt`` and ``/var/task`` are read-only:
+nothing is written), ``sys.path`` = the asset folder, the shared layer and the deps layer (built
+with the stack's recipe for this machine into ``build/bench``); if no 3.12 or no PyPI, the
+project's virtualenv instead (then the packages the layer lacks, the Tracer's patches for them and
+the virtualenv's byte code blur the figures).  Only the import is timed, not the interpreter's
+start; the best of several fresh processes, taken round-robin so that a busy moment of the machine
+hits every module alike.  Three conditions (tracing on: ``LAMBDA_TASK_ROOT`` set, so the Tracer
+loads the X-Ray SDK and patches botocore, as in Lambda):
 
-* as deployed: tracing on (``LAMBDA_TASK_ROOT`` set: the Tracer loads the X-Ray SDK and patches
-  botocore) and no byte code for our code and the layers — the layer is built ``--no-compile``
-  and ``/opt`` is read-only, so every cold start compiles their sources (the standard library
-  has its ``.pyc``, in Lambda too);
-* tracing on, byte code cached (what shipping ``.pyc`` files built by 3.12 would give);
-* tracing off (``POWERTOOLS_TRACE_DISABLED``), byte code cached: the local stack and the tests.
+* tracing, no ``.pyc``: the sources alone, as the assets were shipped before they were compiled at
+  bundling time — every cold start compiles them (the standard library has its ``.pyc``, in Lambda
+  too);
+* as deployed: tracing, and the byte code the stack's bundling ships (each folder copied without
+  ``.pyc`` and compiled by ``infra.layer_build``'s recipe: 3.12, unchecked-hash);
+* tracing off (``POWERTOOLS_TRACE_DISABLED``), the same byte code: the local stack and the tests.
 
 Where the time goes: the import's self time per top-level package (``-X importtime``, as deployed).
 """
@@ -31,7 +33,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import REPO, Options, find_python312, heading, table
+from bench.common import REPO, Options, heading, table
 from hitl import wiring
 from infra import layer_build
 
@@ -64,10 +66,11 @@ class Condition:
 
 
 CONDITIONS = (
-    Condition("as deployed: tracing, no .pyc", tracing=True, byte_code=False),
-    Condition("tracing, .pyc", tracing=True, byte_code=True),
+    Condition("tracing, no .pyc", tracing=True, byte_code=False),
+    Condition("as deployed: tracing, .pyc", tracing=True, byte_code=True),
     Condition("no tracing, .pyc", tracing=False, byte_code=True),
 )
+DEPLOYED = CONDITIONS[1]
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,7 @@ def missing() -> list[str]:
 
 def lambda_runtime() -> Runtime:
     """Python 3.12 with the deps layer built for this machine, else this virtualenv."""
-    python = find_python312()
+    python = layer_build.find_python()  # the one the stack's bundling compiles with
     if python is not None:
         try:
             layer = deps_layer()
@@ -143,9 +146,9 @@ def environment(folder: Path, condition: Condition) -> dict[str, str]:
 
 @dataclass
 class Importer:
-    """Imports from copies of the asset folders and layers without byte code: one copy stays so
-    (``-B``: nothing is written; the standard library keeps its own ``.pyc``, as in Lambda), the
-    other gets its ``.pyc`` written by the first import."""
+    """Imports from two copies of the asset folders and layers, each imported with ``-B`` (nothing
+    written): one without byte code, one bundled as the stack bundles them (copied without
+    ``.pyc``, compiled by the runtime's interpreter with ``infra.layer_build``'s recipe)."""
 
     runtime: Runtime
     scratch: Path
@@ -155,20 +158,20 @@ class Importer:
         return self.scratch / ("pyc" if condition.byte_code else "no-pyc")
 
     def prepare(self) -> None:
-        skip = shutil.ignore_patterns("__pycache__", "*.pyc")
-        for byte_code in (True, False):
-            root = self.root(Condition("", tracing=True, byte_code=byte_code))
-            for subject in self.subjects:
-                shutil.copytree(subject.folder, root / "task" / subject.module, ignore=skip)
-            for n, layer in enumerate(self.runtime.layers):
-                shutil.copytree(layer, root / f"layer{n}", ignore=skip)
+        folders = {Path("task") / s.module: s.folder for s in self.subjects} | {
+            Path(f"layer{n}"): Path(layer) for n, layer in enumerate(self.runtime.layers)
+        }
+        sources, compiled = (self.root(Condition("", tracing=True, byte_code=b)) for b in (False, True))
+        for name, folder in folders.items():
+            shutil.copytree(folder, sources / name, ignore=shutil.ignore_patterns(*layer_build.SKIPPED))
+            layer_build.bundle_source(folder, compiled / name, self.runtime.python)
 
     def command(self, subject: Subject, condition: Condition, *extra: str) -> list[str]:
         root = self.root(condition)
         path = [str(root / "task" / subject.module)] + [
             str(root / f"layer{n}") for n in range(len(self.runtime.layers))
         ]
-        flags = [*self.runtime.flags, *(() if condition.byte_code else ("-B",)), *extra]
+        flags = [*self.runtime.flags, "-B", *extra]
         return [self.runtime.python, *flags, "-c", TIMED_IMPORT, subject.module, json.dumps(path)]
 
     def _run(self, subject: Subject, condition: Condition, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -216,7 +219,7 @@ def run(options: Options) -> None:
                     took = importer.timed(subject, condition)
                     key = (subject.module, condition)
                     measured[key] = min(took, measured.get(key, took))
-        deployed = CONDITIONS[0]
+        deployed = DEPLOYED
         breakdown = {}
         for subject in measured_subjects:
             runs = [importer.self_times(subject, deployed) for _ in range(min(3, options.repeats))]

@@ -16,6 +16,7 @@ from infra.capabilities.functions import Functions
 from infra.capabilities.layers import Layers
 from infra.capabilities.mail import Mail, MailSettings
 from infra.capabilities.monitoring import Monitoring
+from infra.capabilities.secrets import Secrets
 
 STACK_ID = "Hitl"
 
@@ -41,6 +42,8 @@ class HitlStack(cdk.Stack):
         api = Api(self, "Api")
         sends_email = any(wiring.SES_SEND in spec.needs for spec in wiring.FUNCTIONS)
         mail_resources = Mail(self, "Mail", settings=mail or MailSettings()) if sends_email else None
+        uses_kms = any(wiring.KMS_USE in spec.needs for spec in wiring.FUNCTIONS)
+        secrets = Secrets(self, "Secrets") if uses_kms else None
         # Queues (and rules) before the functions, which get the URLs of the work queues they send to;
         # test-only subscriptions (a rule collecting every event, …) never reach a deployed stack.
         events.subscribe(wiring.deployed_subscriptions())
@@ -55,6 +58,7 @@ class HitlStack(cdk.Stack):
             public_base_url=_checked_url(public_base_url) if public_base_url else api.endpoint,
             work_queues=events.queues,
             mail=mail_resources,
+            kms_key=secrets.key if secrets is not None else None,
         )
         api.add_routes(wiring.ROUTES, functions.by_name)
         events.consume(functions.by_name)
@@ -68,6 +72,7 @@ class HitlStack(cdk.Stack):
             _mail_outputs(self, mail_resources)
         self.data, self.events, self.layers, self.api, self.functions = data, events, layers, api, functions
         self.mail = mail_resources
+        self.secrets = secrets
 
 
 def _mail_outputs(stack: cdk.Stack, mail: Mail) -> None:

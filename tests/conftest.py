@@ -107,6 +107,7 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
         work_queues = {q: names.queues[q] for f in wiring.FUNCTIONS for q in wiring.work_queues_of(f)}
         for name, value in wiring.function_environment(names.table, names.bus, BASE_URL, work_queues).items():
             monkeypatch.setenv(name, value)
+        monkeypatch.setenv(wiring.ENV_KMS_KEY, names.kms_key_id)
         yield Cloud(session=session, names=names)
     runtime.reset()
 

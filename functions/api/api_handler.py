@@ -4,15 +4,14 @@ from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hitl.http import audit, pause_read, pauses
+from hitl.http import audit, pause_read, pauses, webhooks
 from hitl.http.app import build_app, json_response
 from hitl.observability import logger, metrics, tracer
 
-app = build_app([pauses.router, pause_read.router, audit.router])
+app = build_app([pauses.router, pause_read.router, audit.router, webhooks.router])
 
 
 @app.get("/api/openapi.json", summary="This document", include_in_schema=False)
@@ -22,6 +21,9 @@ def openapi() -> Response[dict[str, Any]]:
 
 @lru_cache(maxsize=1)
 def openapi_document() -> dict[str, Any]:
+    # imported here: the OpenAPI models cost every cold start ~40 ms, and only this route needs them
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
     schema = app.get_openapi_schema(
         title="HITL API",
         version="1",

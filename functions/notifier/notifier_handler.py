@@ -1,8 +1,12 @@
-"""The notifier: ``pause.created`` → one work item per approver → one email each.
+"""The notifier: ``pause.created`` → one work item per approver → one email each; and what SES
+reports about those emails.
 
-Both of its queues feed it (batch item failures reported, so one bad record never retries
-the others).  A failed record is retried with growing delays; on its last attempt the
-failure is recorded on the pause before the message goes to the dead-letter queue.
+Its three queues feed it (batch item failures reported, so one bad record never retries the
+others): ``notify`` (``pause.created``, fanned out), ``email`` (one work item per approver) and
+``bounces`` (SES's events from the default bus).  A failed send is retried with growing delays;
+on its last attempt the failure is recorded on the pause before the message goes to the
+dead-letter queue.  An email SES reports as bounced, complained about or rejected is recorded
+on its pause the same way (once per approver, however often SES reports it).
 """
 
 from typing import Any
@@ -23,6 +27,9 @@ RETRY_DELAY_S = 10
 
 def handle(record: SQSRecord) -> None:
     body: dict[str, Any] = record.json_body
+    if body.get("source") == wiring.SES_SOURCE:  # from the default bus: SES's word on an email
+        undeliverable(body)
+        return
     if "detail-type" in body:  # from the bus: fan out
         fanned = notifier().fan_out(body["detail"])
         logger.info("fanned out", extra={"watch_id": body["detail"]["data"]["watchId"], "approvers": fanned})
@@ -42,6 +49,25 @@ def handle(record: SQSRecord) -> None:
         raise RuntimeError("another attempt is sending this email; retry later")
     if outcome.status == "sent":
         metrics.add_metric(name="EmailSent", unit="Count", value=1)
+
+
+def undeliverable(event: dict[str, Any]) -> None:
+    found = notifier().undeliverable(event.get("detail") or {})
+    if found is None:
+        return
+    recorded = services().pauses.record_notification_failure(found.watch_id, found.to)
+    logger.info(
+        "approval email undeliverable",
+        extra={
+            "watch_id": found.watch_id,
+            "ses_event": found.kind,
+            "ses_message_id": found.message_id,
+            "recorded": recorded,
+        },
+    )
+    if recorded:
+        metrics.add_metric(name="NotificationFailed", unit="Count", value=1)
+        metrics.add_metric(name=f"Email{found.kind}", unit="Count", value=1)
 
 
 @logger.inject_lambda_context

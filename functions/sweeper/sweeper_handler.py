@@ -15,6 +15,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
     swept = services().pauses.sweep()
     metrics.add_metric(name="PausesExpired", unit="Count", value=swept["expired"])
     metrics.add_metric(name="EventsRepublished", unit="Count", value=swept["republished"])
-    if swept["expired"] or swept["republished"]:
+    metrics.add_metric(name="RemindersDue", unit="Count", value=swept["reminded"])
+    if any(swept.values()):
         logger.info("swept", extra=swept)
     return swept

@@ -1,5 +1,7 @@
 """The service's EventBridge bus and its subscriptions: rule → SQS queue → function, or a work
-queue (no rule) that functions send to → function."""
+queue (no rule) that functions send to → function.  A subscription's rule is on the service's
+bus, or on the account's default bus for what AWS services report (SES's bounces and
+complaints, narrowed to the mail sent with the stack's own configuration set)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from hitl import wiring
+from infra.capabilities.mail import DEFAULT_BUS_NAME, Mail
 from infra.lambda_defaults import construct_name
 from infra.nag import acknowledge
 
@@ -69,11 +72,28 @@ class Events(Construct):
         super().__init__(scope, construct_id)
         self.bus = events.EventBus(self, "Bus", description="HITL domain events (source 'hitl')")
         self.subscriptions: list[SubscriptionResources] = []
+        self._default_bus: events.IEventBus | None = None
 
-    def subscribe(self, subscriptions: Iterable[wiring.Subscription]) -> list[SubscriptionResources]:
-        created = [self._subscribe(subscription) for subscription in subscriptions]
+    @property
+    def default_bus(self) -> events.IEventBus:
+        """The account's default bus (not a resource of the stack), where AWS services report."""
+        if self._default_bus is None:
+            self._default_bus = events.EventBus.from_event_bus_name(self, "DefaultBus", DEFAULT_BUS_NAME)
+        return self._default_bus
+
+    def subscribe(
+        self, subscriptions: Iterable[wiring.Subscription], *, ses_configuration_set: str | None = None
+    ) -> list[SubscriptionResources]:
+        """``ses_configuration_set`` narrows the rules of SES's events to the mail sent with it; by
+        default, the configuration set of the stack's ``Mail`` (if it has one)."""
+        configuration_set = ses_configuration_set or self._stack_configuration_set()
+        created = [self._subscribe(subscription, configuration_set) for subscription in subscriptions]
         self.subscriptions.extend(created)
         return created
+
+    def _stack_configuration_set(self) -> str | None:
+        mails = [c for c in cdk.Stack.of(self).node.find_all() if isinstance(c, Mail)]
+        return mails[0].configuration_set.configuration_set_name if len(mails) == 1 else None
 
     def consume(self, functions: Mapping[str, lambda_.Function]) -> None:
         """Each subscription's function reads its queue, reporting the messages it failed."""
@@ -105,7 +125,7 @@ class Events(Construct):
                 queues[f"{name}TargetDeadLetterQueue"] = resources.target_dead_letter_queue
         return queues
 
-    def _subscribe(self, subscription: wiring.Subscription) -> SubscriptionResources:
+    def _subscribe(self, subscription: wiring.Subscription, configuration_set: str | None) -> SubscriptionResources:
         if subscription.test_only:
             raise ValueError(f"test-only subscription {subscription.name!r} must not be deployed")
         visibility = UNCONSUMED_VISIBILITY_TIMEOUT
@@ -133,14 +153,16 @@ class Events(Construct):
             "This queue is itself a dead-letter queue: the EventBridge rule target's DeadLetterConfig, "
             "which cdk-nag does not recognise as one (it only knows SQS redrive); it has an alarm.",
         )
+        pattern = subscription.event_pattern(configuration_set)
         rule = events.Rule(
             scope,
             "Rule",
-            event_bus=self.bus,
+            event_bus=self.bus if subscription.bus == "service" else self.default_bus,
             description=f"HITL subscription {subscription.name!r} → its queue",
             event_pattern=events.EventPattern(
-                source=[wiring.EVENT_SOURCE],
-                detail_type=list(subscription.detail_types) or None,
+                source=pattern["source"],
+                detail_type=pattern.get("detail-type"),
+                detail=pattern.get("detail"),
             ),
             targets=[
                 targets.SqsQueue(

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -15,14 +16,19 @@ from infra.capabilities.mail import Mail
 from infra.lambda_defaults import hitl_function
 from infra.nag import acknowledge
 
-KNOWN_NEEDS = frozenset({wiring.TABLE_READ, wiring.TABLE_WRITE, wiring.BUS_PUT, wiring.SES_SEND})
+KNOWN_NEEDS = frozenset({wiring.TABLE_READ, wiring.TABLE_WRITE, wiring.BUS_PUT, wiring.SES_SEND, wiring.KMS_USE})
+#: what only the local stack and tests may set: a deployed function never gets them
+LOCAL_ONLY_SETTINGS = frozenset({wiring.ENV_WEBHOOK_LOOPBACK, wiring.ENV_WEBHOOK_RETRY_SCALE})
+#: what ``kms:use`` allows: exactly the two calls of ``hitl.adapters.webhook_store.KmsCrypto``
+KMS_ACTIONS = ("kms:Encrypt", "kms:Decrypt")
 #: ``queue:send:<name>``: the prefix of the needs that name a work queue (``wiring.sends_to``).
 SENDS_TO_PREFIX = wiring.sends_to("")
 
 
 class Functions(Construct):
     """``work_queues``: the subscriptions' queues by name, for the ``sends_to`` needs; ``mail``: the SES
-    identity and configuration set, for ``ses:send`` (``None`` when no function sends email)."""
+    identity and configuration set, for ``ses:send`` (``None`` when no function sends email); ``kms_key``:
+    the service's key, for ``kms:use`` (``None`` when no function needs it)."""
 
     def __init__(
         self,
@@ -37,11 +43,12 @@ class Functions(Construct):
         public_base_url: str,
         work_queues: Mapping[str, sqs.IQueue],
         mail: Mail | None,
+        kms_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.by_name: dict[str, lambda_.Function] = {}
         for spec in specs:
-            _check_needs(spec, work_queues, mail)
+            _check_needs(spec, work_queues, mail, kms_key)
             sends_to = {name: work_queues[name] for name in wiring.work_queues_of(spec)}
             environment = wiring.function_environment(
                 table.table_name,
@@ -51,12 +58,18 @@ class Functions(Construct):
             )
             if mail is not None and wiring.SES_SEND in spec.needs:
                 environment.update(mail.environment)
+            if kms_key is not None and wiring.KMS_USE in spec.needs:
+                environment[wiring.ENV_KMS_KEY] = kms_key.key_arn
+            if LOCAL_ONLY_SETTINGS & set(environment):
+                raise ValueError(f"function {spec.name!r}: {sorted(LOCAL_ONLY_SETTINGS)} are never deployed")
             function = hitl_function(self, spec, layers=layers, environment=environment)
             _grant(function, spec.needs, table=table, table_index_arn=table_index_arn, bus=bus)
             for queue in sends_to.values():
                 queue.grant_send_messages(function)
             if mail is not None and wiring.SES_SEND in spec.needs:
                 mail.grant_send(function)
+            if kms_key is not None and wiring.KMS_USE in spec.needs:
+                kms_key.grant(function, *KMS_ACTIONS)
             self.by_name[spec.name] = function
 
     def __getitem__(self, name: str) -> lambda_.Function:
@@ -67,7 +80,9 @@ class Functions(Construct):
         return list(self.by_name.values())
 
 
-def _check_needs(spec: wiring.Function, work_queues: Mapping[str, sqs.IQueue], mail: Mail | None) -> None:
+def _check_needs(
+    spec: wiring.Function, work_queues: Mapping[str, sqs.IQueue], mail: Mail | None, kms_key: kms.IKey | None
+) -> None:
     unknown = {need for need in spec.needs - KNOWN_NEEDS if not need.startswith(SENDS_TO_PREFIX)}
     if unknown:
         raise ValueError(f"function {spec.name!r} needs unknown permissions {sorted(unknown)}")
@@ -76,6 +91,8 @@ def _check_needs(spec: wiring.Function, work_queues: Mapping[str, sqs.IQueue], m
         raise ValueError(f"function {spec.name!r} sends to queues no deployed subscription has: {missing}")
     if wiring.SES_SEND in spec.needs and mail is None:
         raise ValueError(f"function {spec.name!r} sends email, but the stack has no SES identity")
+    if wiring.KMS_USE in spec.needs and kms_key is None:
+        raise ValueError(f"function {spec.name!r} uses the service's KMS key, but the stack has none")
 
 
 def _grant(

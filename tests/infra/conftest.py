@@ -21,7 +21,8 @@ from infra.stack import HitlStack
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-#: No pip, no Docker in tests: the deps layer is not bundled (its asset is the requirements folder).
+#: No pip, no compiler, no Docker in tests: no asset is bundled (each is its source folder; the deps
+#: layer's is the requirements folder).  test_checks runs the bundling once, with fakes.
 SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
 
 
@@ -84,6 +85,19 @@ class Synthesized:
             for key, rule in self.of_type("AWS::Events::Rule").items()
             if rule["Properties"].get("EventBusName") == {"Ref": self.bus_id}
         }
+
+    def rules_on_default_bus(self) -> dict[str, dict[str, Any]]:
+        """The subscriptions' rules on the account's default bus (what AWS services report), by
+        logical id; not the schedules (also on the default bus, with no event pattern)."""
+        return {
+            key: rule["Properties"]
+            for key, rule in self.of_type("AWS::Events::Rule").items()
+            if rule["Properties"].get("EventBusName") == "default" and "EventPattern" in rule["Properties"]
+        }
+
+    def subscription_rules(self) -> dict[str, dict[str, Any]]:
+        """Every subscription's rule, on either bus, by logical id."""
+        return {**self.rules_on_bus(), **self.rules_on_default_bus()}
 
     def environment(self, function_name: str) -> dict[str, Any]:
         variables: dict[str, Any] = self.props(self.function_id(function_name))["Environment"]["Variables"]

@@ -99,7 +99,7 @@ def test_the_notify_rule_matches_pause_created_from_hitl_and_feeds_the_notify_qu
         if rule["Targets"][0]["Arn"] == {"Fn::GetAtt": [synthesized.queue_id(NOTIFY), "Arn"]}
     )
 
-    assert rule["EventPattern"] == {"source": ["hitl"], "detail-type": ["pause.created"]}
+    assert rule["EventPattern"] == {"source": ["hitl"], "detail-type": ["pause.created", "pause.reminder_due"]}
     assert rule["State"] == "ENABLED"
 
 
@@ -168,9 +168,12 @@ def test_only_functions_that_need_it_may_send_email(synthesized, spec):
     assert bool(_statements_with(synthesized, spec.name, "ses:")) == (wiring.SES_SEND in spec.needs)
 
 
-def test_the_api_function_can_neither_send_email_nor_queue_messages(synthesized):
+def test_the_api_function_can_neither_send_email_nor_queue_emails(synthesized):
     assert _statements_with(synthesized, wiring.API.name, "ses:") == []
-    assert _queues_sendable_by(synthesized, wiring.API.name) == []
+    # only the webhook deliveries queue (a manual retry queues a delivery again)
+    assert _queues_sendable_by(synthesized, wiring.API.name) == [
+        {"Fn::GetAtt": [synthesized.queue_id("deliveries"), "Arn"]}
+    ]
     assert not {"HITL_SENDER", "SES_CONFIGURATION_SET", "QUEUE_URL_EMAIL"} & set(
         synthesized.environment(wiring.API.name)
     )

@@ -111,6 +111,8 @@ def test_each_function_gets_the_wiring_environment_naming_our_resources(synthesi
     expected_keys |= {"POWERTOOLS_LOG_LEVEL"}
     if wiring.SES_SEND in spec.needs:
         expected_keys |= {mail.ENV_SENDER, mail.ENV_CONFIGURATION_SET}
+    if wiring.KMS_USE in spec.needs:
+        expected_keys |= {wiring.ENV_KMS_KEY}
     assert set(variables) == expected_keys
     assert variables[wiring.ENV_TABLE] == {"Ref": synthesized.table_id}
     assert variables[wiring.ENV_BUS] == {"Ref": synthesized.bus_id}
@@ -250,9 +252,13 @@ def test_the_deployed_stack_has_no_test_only_subscription(synthesized):
     deployed = wiring.deployed_subscriptions()
 
     assert any(s.test_only for s in wiring.SUBSCRIPTIONS)  # e.g. "all-events"
-    assert len(patterns) == sum(1 for s in deployed if s.from_bus)
-    # the test-only "all-events" rule would match {source: [hitl]} with no detail-type
-    assert {"source": [wiring.EVENT_SOURCE]} not in patterns
+    assert len(patterns) == sum(1 for s in deployed if s.from_bus and s.bus == "service")
+    assert len(synthesized.rules_on_default_bus()) == sum(1 for s in deployed if s.from_bus and s.bus == "default")
+    # the test-only "all-events" rule would be one more {source: [hitl]} rule, with no detail-type,
+    # beside the deployed ones that take every event (the webhooks deliverer's)
+    takes_all = [s for s in deployed if s.from_bus and s.bus == "service" and not s.detail_types]
+    assert patterns.count({"source": [wiring.EVENT_SOURCE]}) == len(takes_all)
+    assert not any(key.startswith("EventsAllEvents") for key in synthesized.resources)
     # a bus-fed subscription: queue, DLQ and rule-target DLQ; a work queue: queue and DLQ
     assert len(synthesized.of_type("AWS::SQS::Queue")) == sum(3 if s.from_bus else 2 for s in deployed)
 

@@ -39,7 +39,7 @@ def _resources(statement: dict[str, Any]) -> list[Any]:
 
 def _rule_of(synthesized, subscription: wiring.Subscription) -> dict[str, Any]:
     queue_arn = {"Fn::GetAtt": [synthesized.queue_id(subscription.name), "Arn"]}
-    (rule,) = (rule for rule in synthesized.rules_on_bus().values() if rule["Targets"][0]["Arn"] == queue_arn)
+    (rule,) = (rule for rule in synthesized.subscription_rules().values() if rule["Targets"][0]["Arn"] == queue_arn)
     return rule
 
 
@@ -58,7 +58,8 @@ def test_every_subscription_fed_by_the_bus_gets_a_rule_and_work_queues_none(synt
     patterns = [rule["EventPattern"] for rule in synthesized.rules_on_bus().values()]
     from_bus = [s for s in wiring.deployed_subscriptions() if s.from_bus]
 
-    assert len(patterns) == len(from_bus)
+    assert len(patterns) == len([s for s in from_bus if s.bus == "service"])
+    assert len(synthesized.rules_on_default_bus()) == len([s for s in from_bus if s.bus == "default"])
     assert {"source": [wiring.EVENT_SOURCE], "detail-type": list(subs.deployed.detail_types)} in patterns
     work_queue_arn = {"Fn::GetAtt": [synthesized.queue_id(subs.work_queue.name), "Arn"]}
     for rule in synthesized.of_type("AWS::Events::Rule").values():
@@ -159,7 +160,7 @@ def test_every_dead_letter_queue_has_an_alarm(synthesized):
     }
     target_dlqs = {
         target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
-        for rule in synthesized.rules_on_bus().values()
+        for rule in synthesized.subscription_rules().values()
         for target in rule["Targets"]
     }
     alarmed = {

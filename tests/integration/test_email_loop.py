@@ -209,6 +209,17 @@ def test_a_cross_site_post_is_refused(api, cloud, team, headers):
     assert ours.status == 200
 
 
+def test_a_same_origin_post_with_a_null_origin_is_accepted(api, cloud, team):
+    # Chromium sends Origin: null from a no-referrer page, and says same-origin in Sec-Fetch-Site
+    watch_id = create_and_notify(api, cloud, team)
+    token = links_of(cloud.sent_emails()[0])[0].split("/")[-2]
+    answer = api.post(
+        f"/a/{token}", raw=form("approved"), headers={**FORM, "origin": "null", "sec-fetch-site": "same-origin"}
+    )
+    assert answer.status == 200
+    assert api.get(f"/api/pause/{watch_id}", key=team["apiKey"]).json()["status"] == "approved"
+
+
 def test_unknown_and_expired_links_say_why(api, cloud, team, monkeypatch):
     unknown = api.get("/a/" + "A" * 43 + "/approve")
     assert unknown.status == 404 and "not valid" in unknown.body.decode()

@@ -330,8 +330,8 @@ def test_the_sweeper_expires_exactly_the_overdue_pending_pauses(api, cloud, make
     later = timeutil.now() + timedelta(minutes=2)
     monkeypatch.setattr(pauses, "clock", lambda: later)
 
-    assert pauses.sweep() == {"expired": 3, "republished": 0}
-    assert pauses.sweep() == {"expired": 0, "republished": 0}
+    assert pauses.sweep() == {"expired": 3, "republished": 0, "reminded": 0}
+    assert pauses.sweep() == {"expired": 0, "republished": 0, "reminded": 0}
 
     for watch_id in overdue:
         head = cloud.store.get_head(watch_id)
@@ -363,8 +363,8 @@ def test_the_sweeper_republishes_exactly_the_unsent_events(api, cloud, make_tena
     assert pauses.sweep()["republished"] == 0  # younger than 30 s: the handler may still publish them
     later = timeutil.now() + timedelta(seconds=31)
     monkeypatch.setattr(pauses, "clock", lambda: later)
-    assert pauses.sweep() == {"expired": 0, "republished": 2}
-    assert pauses.sweep() == {"expired": 0, "republished": 0}
+    assert pauses.sweep() == {"expired": 0, "republished": 2, "reminded": 0}
+    assert pauses.sweep() == {"expired": 0, "republished": 0, "reminded": 0}
     events = cloud.events()
     assert sorted(e["detail"]["data"]["watchId"] for e in events) == sorted(unsent)
     assert sent not in [e["detail"]["data"]["watchId"] for e in events]

@@ -2,18 +2,21 @@
 fresh CPython 3.12 started with ``-I -S`` (no PYTHON* variables, no site-packages, no user
 site), never imported by pytest.
 
-``python3.12 -I -S lambda_invoke.py SPEC.json`` reads ``{"path": [...], "handler":
-"module.function", "function_name", "memory_mb", "events": [...], "out": "result.json"}``,
-puts ``path`` (the function's asset, the layers, boto3) in front of the standard library,
-imports the handler, calls it once per event with a Lambda-like context, and writes
-``{"python", "results", "foreign"}`` to ``out``; ``foreign`` lists every imported module that
-came from somewhere other than ``path`` or the standard library (it must stay empty).
+``python3.12 -I -S -B lambda_invoke.py SPEC.json`` reads ``{"path": [...], "handler":
+"module.function", "function_name", "memory_mb", "events": [...], "compiled": [...], "out":
+"result.json"}``, puts ``path`` (the function's asset, the layers, boto3) in front of the standard
+library, imports the handler, calls it once per event with a Lambda-like context, and writes
+``{"python", "results", "foreign", "uncompiled"}`` to ``out``; ``foreign`` lists every imported
+module that came from somewhere other than ``path`` or the standard library, ``uncompiled`` every
+module imported from the sources under ``compiled`` without valid byte code of this interpreter
+beside it, which Lambda would compile at every cold start (both must stay empty).
 Standard library only: nothing else is importable before ``path`` is set.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import sys
 import sysconfig
@@ -40,6 +43,11 @@ class Context:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+def _under(file: str, roots: list[str]) -> bool:
+    where = str(Path(file).resolve())
+    return any(where == root or where.startswith(root + "/") for root in roots)
+
+
 def foreign_modules(allowed: list[str]) -> list[str]:
     """Modules loaded from a file outside ``allowed`` and the standard library."""
     roots = [str(Path(p).resolve()) for p in allowed]
@@ -50,9 +58,33 @@ def foreign_modules(allowed: list[str]) -> list[str]:
         file = getattr(module, "__file__", None)
         if module is main or not file:  # this script, also known as __mp_main__
             continue
-        where = str(Path(file).resolve())
-        if not any(where == root or where.startswith(root + "/") for root in roots):
+        if not _under(file, roots):
             found.append(f"{name} ({file})")
+    return sorted(found)
+
+
+def uncompiled_modules(compiled: list[str]) -> list[str]:
+    """Modules imported from a ``.py`` under ``compiled`` whose ``__pycache__`` file is missing,
+    of another interpreter (magic number), not hash-based and unchecked (what the bundling writes),
+    or stale (its source hash differs from the source's)."""
+    roots = [str(Path(p).resolve()) for p in compiled]
+    found = []
+    for name, module in list(sys.modules.items()):
+        spec = getattr(module, "__spec__", None)
+        origin, cached = getattr(spec, "origin", None), getattr(spec, "cached", None)
+        if not origin or not origin.endswith(".py") or not _under(origin, roots):
+            continue
+        try:
+            header = Path(cached or "").read_bytes()[:16]
+        except OSError:
+            found.append(f"{name}: no byte code ({cached})")
+            continue
+        if header[:4] != importlib.util.MAGIC_NUMBER:
+            found.append(f"{name}: byte code of another Python ({cached})")
+        elif int.from_bytes(header[4:8], "little") != 0b01:
+            found.append(f"{name}: byte code not unchecked-hash ({cached})")
+        elif header[8:16] != importlib.util.source_hash(Path(origin).read_bytes()):
+            found.append(f"{name}: stale byte code ({cached})")
     return sorted(found)
 
 
@@ -69,6 +101,7 @@ def main(spec_file: str) -> None:
         "python": list(sys.version_info[:2]),
         "results": results,
         "foreign": foreign_modules(spec["path"]),
+        "uncompiled": uncompiled_modules(spec.get("compiled", [])),
     }
     Path(spec["out"]).write_text(json.dumps(answer))
 

@@ -1,11 +1,14 @@
 """Packaging: what Lambda gets is what we tested.
 
-The deps layer is built with the stack's own recipe (``infra.layer_build``) for this
-machine's architecture, and each function of the wiring is imported and invoked in a fresh
-CPython 3.12 (``-I -S``: no PYTHON* variables, no site-packages) whose ``sys.path`` holds only
-that function's asset folder, the shared layer, the deps layer and boto3, as in Lambda.  A
-missing dependency, a module that only the project's virtualenv provides, or a wheel built for
-the wrong CPython fails here.  The deployed layer is arm64: every requirement must have an
+The deps layer, the shared layer and each function's asset are bundled with the stack's own
+recipes (``infra.layer_build``: pip for this machine's architecture, sources copied without
+byte code, everything compiled by a CPython 3.12), and each function of the wiring is imported
+and invoked in a fresh CPython 3.12 (``-I -S``: no PYTHON* variables, no site-packages; ``-B``:
+nothing written, as Lambda's read-only ``/opt`` and ``/var/task``) whose ``sys.path`` holds only
+that function's bundled asset, the layers and boto3, as in Lambda.  A missing dependency, a
+module that only the project's virtualenv provides, a wheel built for the wrong CPython, or a
+module of ours or of the layers imported without valid 3.12 byte code (compiled again at every
+cold start) fails here.  The deployed layer is arm64: every requirement must have an
 arm64 CPython 3.12 wheel, checked with ``pip download``.
 
 These tests need PyPI.
@@ -16,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -24,27 +26,32 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from glob import glob
 from pathlib import Path
 from typing import Any, Protocol
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+from standardwebhooks.webhooks import Webhook
 
 from hitl import ids, wiring
 from hitl.adapters.dynamo import DynamoStore
 from hitl.adapters.events import MemoryPublisher
+from hitl.adapters.messaging import SqsWorkQueue
+from hitl.adapters.webhook_store import KmsCrypto, WebhookStore
 from hitl.domain.requests import CreatePauseRequest
 from hitl.domain.service import Authenticator, PauseService
 from hitl.domain.tenants import TenantAdmin
 from hitl.timeutil import now
+from hitl.webhooks.models import RegisterWebhook
+from hitl.webhooks.service import WebhookService
 from hitl_local import apigw, resources
 from infra import layer_build
+from tests.receiver import receiver
 
 REPO = layer_build.REPO_ROOT
 RUNNER = Path(__file__).with_name("lambda_invoke.py")
-SHARED_LAYER = REPO / "layers" / "shared" / "python"
+SHARED_LAYER = REPO / "layers" / "shared"
 REGION = "us-east-1"
 BASE_URL = "https://hitl.example.test"
 ARM64_PLATFORM = "manylinux2014_aarch64"
@@ -52,25 +59,18 @@ ARM64_PLATFORM = "manylinux2014_aarch64"
 
 class Invoke(Protocol):
     def __call__(
-        self, spec: wiring.Function, events: list[dict[str, Any]], endpoint: str, table: str = ..., bus: str = ...
+        self,
+        spec: wiring.Function,
+        events: list[dict[str, Any]],
+        endpoint: str,
+        table: str = ...,
+        bus: str = ...,
+        queues: dict[str, str] | None = ...,
+        environment: dict[str, str] | None = ...,
     ) -> list[Any]: ...
 
 
 # --- the interpreter and the layers ------------------------------------------------------
-
-
-def find_python312() -> str | None:
-    """A CPython 3.12 interpreter: pyenv's (``$PYENV_ROOT`` or ``pyenv root``), else one on PATH."""
-    roots = [os.environ.get("PYENV_ROOT", ""), str(Path.home() / ".pyenv"), "/root/.pyenv"]
-    pyenv = shutil.which("pyenv")
-    if pyenv:
-        answer = subprocess.run([pyenv, "root"], capture_output=True, text=True, check=False)
-        roots.insert(0, answer.stdout.strip())
-    for root in filter(None, roots):
-        found = sorted(glob(f"{root}/versions/3.12*/bin/python3.12"), reverse=True)
-        if found:
-            return found[0]
-    return shutil.which("python3.12")
 
 
 def pip(*args: str) -> None:
@@ -88,18 +88,33 @@ def pip(*args: str) -> None:
 
 @pytest.fixture(scope="session")
 def python312() -> str:
-    found = find_python312()
+    found = layer_build.find_python()  # the one the CDK bundling compiles with
     if found is None:
         pytest.skip("no CPython 3.12 on this machine (Lambda's runtime); e.g. `pyenv install 3.12`")
     return found
 
 
 @pytest.fixture(scope="session")
-def deps_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The deps layer, built once with the stack's recipe for this machine's architecture."""
+def deps_layer(python312: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The deps layer, built once with the stack's recipe for this machine's architecture:
+    installed by pip, then compiled by the 3.12, as ``layer_build.bundle_deps`` does."""
     root = tmp_path_factory.mktemp("deps-layer")
     pip(*layer_build.pip_install_args(root, layer_build.host_platform()))
+    layer_build.compile_tree(root, python312)
     return root / "python"
+
+
+@pytest.fixture(scope="session")
+def bundled(python312: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The shared layer (key ``"shared"``) and every function's asset folder (key: its ``asset``),
+    bundled as the stack bundles them (``layer_build.bundle_source``)."""
+    root = tmp_path_factory.mktemp("bundled")
+    sources = {"shared": SHARED_LAYER, **{spec.asset: REPO / spec.asset for spec in wiring.FUNCTIONS}}
+    folders = {}
+    for n, (key, source) in enumerate(sources.items()):
+        folders[key] = root / str(n)
+        layer_build.bundle_source(source, folders[key], python312)
+    return folders
 
 
 @pytest.fixture(scope="session")
@@ -158,9 +173,16 @@ def trace_header() -> str:
 
 
 def lambda_environment(
-    spec: wiring.Function, endpoint: str, table: str, bus: str, xray_port: int, queues: dict[str, str] | None = None
+    spec: wiring.Function,
+    task_root: Path,
+    endpoint: str,
+    table: str,
+    bus: str,
+    xray_port: int,
+    queues: dict[str, str] | None = None,
+    extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """The variables Lambda sets, plus the wiring's; nothing inherited from this process."""
+    """The variables Lambda sets, plus the wiring's (and ``extra``); nothing inherited from this process."""
     return {
         "PATH": "/usr/bin:/bin",
         "LANG": "C.UTF-8",
@@ -176,7 +198,7 @@ def lambda_environment(
         "AWS_LAMBDA_FUNCTION_NAME": f"hitl-{spec.name}",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "LAMBDA_TASK_ROOT": str(REPO / spec.asset),  # also turns the Tracer on, as in Lambda
+        "LAMBDA_TASK_ROOT": str(task_root),  # also turns the Tracer on, as in Lambda
         "_X_AMZN_TRACE_ID": trace_header(),
         "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{xray_port}",
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
@@ -184,11 +206,19 @@ def lambda_environment(
         **wiring.function_environment(
             table, bus, BASE_URL, {q: (queues or {}).get(q, "") for q in wiring.work_queues_of(spec)}
         ),
+        **(extra or {}),
     }
 
 
 @pytest.fixture
-def invoke(python312: str, deps_layer: Path, runtime_boto3: Path, xray_daemon: socket.socket, tmp_path: Path) -> Invoke:
+def invoke(
+    python312: str,
+    deps_layer: Path,
+    bundled: dict[str, Path],
+    runtime_boto3: Path,
+    xray_daemon: socket.socket,
+    tmp_path: Path,
+) -> Invoke:
     """Runs ``events`` through one function's handler in a fresh, bare CPython 3.12."""
 
     def run(
@@ -198,8 +228,10 @@ def invoke(python312: str, deps_layer: Path, runtime_boto3: Path, xray_daemon: s
         table: str = "t",
         bus: str = "b",
         queues: dict[str, str] | None = None,
+        environment: dict[str, str] | None = None,
     ) -> list[Any]:
-        path = [str(REPO / spec.asset), str(SHARED_LAYER), str(deps_layer), str(runtime_boto3)]
+        ours = [str(bundled[spec.asset]), str(bundled["shared"] / "python"), str(deps_layer)]
+        path = [*ours, str(runtime_boto3)]
         out = tmp_path / f"{spec.name}-result.json"
         job = tmp_path / f"{spec.name}-job.json"
         job.write_text(
@@ -210,14 +242,17 @@ def invoke(python312: str, deps_layer: Path, runtime_boto3: Path, xray_daemon: s
                     "function_name": f"hitl-{spec.name}",
                     "memory_mb": spec.memory_mb,
                     "events": events,
+                    "compiled": ours,
                     "out": str(out),
                 }
             )
         )
-        env = lambda_environment(spec, endpoint, table, bus, xray_daemon.getsockname()[1], queues)
+        env = lambda_environment(
+            spec, bundled[spec.asset], endpoint, table, bus, xray_daemon.getsockname()[1], queues, environment
+        )
         received_segments(xray_daemon)  # forget an earlier test's
         answer = subprocess.run(
-            [python312, "-I", "-S", str(RUNNER), str(job)],
+            [python312, "-I", "-S", "-B", str(RUNNER), str(job)],
             capture_output=True,
             text=True,
             env=env,
@@ -231,6 +266,7 @@ def invoke(python312: str, deps_layer: Path, runtime_boto3: Path, xray_daemon: s
         result = json.loads(out.read_text())
         assert result["python"] == [3, 12]
         assert result["foreign"] == [], "modules from outside the asset, the layers and boto3"
+        assert result["uncompiled"] == [], "modules of the asset or the layers imported without their 3.12 byte code"
         traced = [s for s in received_segments(xray_daemon) if '"## lambda_handler"' in s]
         assert traced or not events, "the Tracer (on, as in Lambda) should have sent the handler's subsegment"
         results: list[Any] = result["results"]
@@ -273,7 +309,7 @@ def look_alike_key() -> str:
 # --- the handlers, each in a bare Python 3.12 ---------------------------------------------
 
 #: functions of the wiring that a test below invokes; a new function needs a sample event here
-INVOKED = {"api", "wait", "sweeper", "notifier", "pages"}
+INVOKED = {"api", "wait", "sweeper", "notifier", "pages", "webhooks"}
 
 
 NOT_INVOKED = [pytest.param(spec, id=spec.name) for spec in wiring.FUNCTIONS if spec.name not in INVOKED] or [
@@ -370,7 +406,10 @@ def test_sweeper_expires_and_republishes_against_aws_apis(invoke: Invoke, moto_s
     results = invoke(wiring.SWEEPER, [scheduled_event(), scheduled_event()], moto_server, names.table, names.bus)
 
     # Then the first run expires the pause and republishes the lost event, the second finds nothing
-    assert results == [{"expired": 1, "republished": 1}, {"expired": 0, "republished": 0}]
+    assert results == [
+        {"expired": 1, "republished": 1, "reminded": 0},
+        {"expired": 0, "republished": 0, "reminded": 0},
+    ]
     sqs = session.client("sqs")
     received = sqs.receive_message(QueueUrl=names.queues["all-events"], MaxNumberOfMessages=10)["Messages"]
     seen = sorted(
@@ -426,6 +465,47 @@ def test_notifier_sends_an_approval_email_against_aws_apis(invoke: Invoke, moto_
     assert result == {"batchItemFailures": []}
     assert len(outbox) == before + 1
     assert "Subject: Approval needed: deploy" in outbox[-1].raw_data
+
+
+def test_webhooks_function_delivers_a_signed_webhook_against_aws_apis(invoke: Invoke, moto_server: str) -> None:
+    # Given an endpoint registered on a moto server (its secret KMS-encrypted), a receiver on 127.0.0.1,
+    # and one delivery work item for it, as the fan-out queues it
+    session = boto3.session.Session(region_name=REGION)
+    names = resources.create(session)
+    store = DynamoStore(session.client("dynamodb"), names.table)
+    tenant = TenantAdmin(store).create_tenant("packaging-webhooks", "pro", ["approver@example.com"])
+    crypto = KmsCrypto(session.client("kms"), names.kms_key_id)
+    queue = SqsWorkQueue(session.client("sqs"), names.queues["deliveries"])
+    service = WebhookService(WebhookStore(store), crypto, queue, allow_loopback_http=True)
+    with receiver() as hook:
+        endpoint = service.register(tenant["tenantId"], RegisterWebhook(url=hook.url, events=["pause.cancelled"]))
+        envelope = {
+            "type": "pause.cancelled",
+            "version": 1,
+            "eventId": "evt_packaging",
+            "occurredAt": "2026-01-01T00:00:00.000Z",
+            "tenantId": tenant["tenantId"],
+            "data": {"watchId": "w_packaging", "status": "cancelled"},
+        }
+        record = {
+            "messageId": "m1",
+            "receiptHandle": "r1",
+            "body": json.dumps({"envelope": envelope, "webhookId": endpoint["id"]}),
+            "attributes": {"ApproximateReceiveCount": "1"},
+            "messageAttributes": {},
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:deliveries",
+            "awsRegion": REGION,
+        }
+        settings = {wiring.ENV_KMS_KEY: names.kms_key_id, wiring.ENV_WEBHOOK_LOOPBACK: "true"}
+        # When the deliverer's handler runs the work item in a bare Python 3.12
+        [result] = invoke(
+            wiring.WEBHOOKS, [{"Records": [record]}], moto_server, names.table, names.bus, names.queues, settings
+        )
+    # Then nothing failed, and the receiver got the event once, signed with the endpoint's secret
+    assert result == {"batchItemFailures": []}
+    assert len(hook.received) == 1
+    assert Webhook(endpoint["secret"]).verify(hook.received[0].body, hook.received[0].headers) == envelope
 
 
 # --- the deployed (arm64) layer ---------------------------------------------------------------

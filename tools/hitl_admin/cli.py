@@ -59,6 +59,18 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument("tenant")
     plan.add_argument("plan", choices=PLANS)
 
+    floor = commands.add_parser("set-policy", help="the tenant's policy floor, which agents cannot go below")
+    floor.add_argument("tenant")
+    auto = floor.add_mutually_exclusive_group()
+    auto.add_argument(
+        "--allow-auto-approve", dest="auto", action="store_true", default=None, help="allow onTimeout: approve"
+    )
+    auto.add_argument("--no-auto-approve", dest="auto", action="store_false", help="refuse onTimeout: approve")
+    floor.add_argument("--min-approvals", type=int, metavar="N", help="the least requiredApprovals a pause may ask")
+    floor.add_argument(
+        "--min-auto-approve-timeout", type=int, metavar="SECONDS", help="the shortest timeout that may auto-approve"
+    )
+
     show = commands.add_parser("show-tenant", help="a tenant, its approvers and this month's usage")
     show.add_argument("tenant")
     return top
@@ -102,6 +114,13 @@ def run(args: argparse.Namespace, admin: TenantAdmin) -> dict[str, Any]:
             return admin.remove_approver(args.tenant, args.email)
         case "set-plan":
             return admin.set_plan(args.tenant, args.plan)
+        case "set-policy":
+            return admin.set_policy(
+                args.tenant,
+                allow_auto_approve=args.auto,
+                min_required_approvals=args.min_approvals,
+                min_auto_approve_timeout_seconds=args.min_auto_approve_timeout,
+            )
         case "show-tenant":
             return admin.describe(args.tenant)
     raise SystemExit(2)

@@ -3,6 +3,11 @@
 moto's server does not promise atomicity under concurrency (two racing conditional writes
 can both win); DynamoDB does, per item.  One lock around moto's DynamoDB requests restores
 that guarantee.  Nothing else is serialized: an SQS receive that waits must not hold it.
+
+moto keeps its KMS keys in memory, under random ids; ciphertexts name their key's id.  So that
+secrets encrypted in one run still decrypt in the next (the table is restored from the state
+directory), ``export_kms_key`` reads a key's id and material out of moto's in-process backend
+(the server runs in this process) and ``import_kms_key`` puts the same key back under the same id.
 """
 
 from __future__ import annotations
@@ -12,8 +17,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import boto3
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.kms.models import kms_backends
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
+
+from hitl_local.state import SavedKey
 
 REGION = "us-east-1"
 #: what every client of the local stack authenticates with (moto checks nothing)
@@ -98,3 +107,29 @@ class EndpointSession(boto3.session.Session):
     def client(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         kwargs.setdefault("endpoint_url", self.endpoint_url)
         return super().client(*args, **kwargs)
+
+
+# --- KMS keys that outlive the process ------------------------------------------------------
+
+
+def export_kms_key(key_id: str, region: str = REGION) -> SavedKey:
+    """The id and material of a key of moto's in-process backend (``KeyError``: no such key)."""
+    key = kms_backends[DEFAULT_ACCOUNT_ID][region].keys[key_id]
+    return SavedKey(key.id, bytes(key.key_material), key.description, float(key.creation_date))
+
+
+def import_kms_key(saved: SavedKey, region: str = REGION) -> str:
+    """Put ``saved`` back into moto's in-process backend under its own id (replacing a key of that
+    id): what it encrypted decrypts again.  Its id."""
+    backend = kms_backends[DEFAULT_ACCOUNT_ID][region]
+    # made through the backend, so that every attribute moto reads exists; then given its identity
+    key = backend.create_key(
+        policy=None, key_usage="ENCRYPT_DECRYPT", key_spec="SYMMETRIC_DEFAULT", description=saved.description, tags=None
+    )
+    del backend.keys[key.id]
+    key.id = saved.key_id
+    key.arn = key.arn.rsplit("/", 1)[0] + "/" + saved.key_id
+    key.key_material = saved.material
+    key.creation_date = saved.created
+    backend.keys[key.id] = key
+    return key.id

@@ -20,31 +20,38 @@ ACCOUNT, REGION = "123456789012", "us-east-1"
 LINK = re.compile(r"https?://[^\s\"'<>]+")
 
 
+#: parsed emails by SES message id: each is parsed once
+_parsed: dict[str, dict[str, Any]] = {}
+
+
 def emails() -> list[dict[str, Any]]:
     """What SES accepted, parsed, newest first (moto runs in this process)."""
-    sent = list(ses_backends[ACCOUNT][REGION].sent_messages)
     shown = []
-    for message in reversed(sent):
+    for message in reversed(list(ses_backends[ACCOUNT][REGION].sent_messages)):
         raw = getattr(message, "raw_data", None)
         if raw is None:
             continue
-        parsed = message_from_bytes(raw.encode() if isinstance(raw, str) else raw, policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
-        text_part = parsed.get_body(preferencelist=("plain",))
-        html_part = parsed.get_body(preferencelist=("html",))
-        text = text_part.get_content() if text_part else ""
-        html = html_part.get_content() if html_part else ""
-        shown.append(
-            {
-                "to": [str(a) for a in parsed["To"].addresses] if parsed["To"] else [],
-                "subject": str(parsed["Subject"] or ""),
-                "html": html,
-                "text": text,
-                "links": list(dict.fromkeys(LINK.findall(text))),
-                "sentAt": parsed["Date"].datetime.isoformat() if parsed["Date"] else None,
-            }
-        )
+        key = str(getattr(message, "id", id(message)))
+        if key not in _parsed:
+            _parsed[key] = _parse(raw)
+        shown.append(_parsed[key])
     return shown
+
+
+def _parse(raw: str | bytes) -> dict[str, Any]:
+    parsed = message_from_bytes(raw.encode() if isinstance(raw, str) else raw, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    text_part = parsed.get_body(preferencelist=("plain",))
+    html_part = parsed.get_body(preferencelist=("html",))
+    text = text_part.get_content() if text_part else ""
+    return {
+        "to": [str(a) for a in parsed["To"].addresses] if parsed["To"] else [],
+        "subject": str(parsed["Subject"] or ""),
+        "html": html_part.get_content() if html_part else "",
+        "text": text,
+        "links": list(dict.fromkeys(LINK.findall(text))),
+        "sentAt": parsed["Date"].datetime.isoformat() if parsed["Date"] else None,
+    }
 
 
 def as_json(_: apigw.Request) -> apigw.HttpResponse:
@@ -73,7 +80,7 @@ def as_page(_: apigw.Request) -> apigw.HttpResponse:
 <style>body{{font:15px/1.5 system-ui,sans-serif;margin:0;background:#eef0f3}}
 main{{max-width:760px;margin:auto;padding:16px}}
 article{{background:#fff;border-radius:8px;padding:12px 16px;margin:0 0 16px}}h2{{font-size:17px;margin:4px 0}}
-.meta{{color:#57606a;margin:0 0 8px}}iframe{{width:100%;height:520px;border:1px solid #d0d7de;border-radius:6px}}
+.meta{{color:#57606a;margin:0 0 8px}}iframe{{width:100%;height:860px;border:1px solid #d0d7de;border-radius:6px}}
 pre{{white-space:pre-wrap;overflow-wrap:anywhere}}</style></head>
 <body><main><h1>Local outbox</h1><p class="meta">Every email the local stack sent, newest first.
 As JSON: <a href="/_local/outbox.json">/_local/outbox.json</a></p>{body}</main></body></html>"""

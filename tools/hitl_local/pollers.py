@@ -4,7 +4,9 @@
   subscription's queue, invokes its function with ``{"Records": [...]}`` and deletes the
   records the function did not report as failed (a failed invocation deletes nothing: the
   messages come back after the visibility timeout, and reach the DLQ after
-  ``maxReceiveCount`` receives, as in AWS).
+  ``maxReceiveCount`` receives, as in AWS).  Like a mapping, it runs several batches at once
+  (``concurrency``): a batch that takes long (a webhook endpoint that hangs for its 10 s) never
+  holds up the next one.
 * ``EventCollector``: drains a test-only queue that no function reads (``all-events``) into
   memory, for ``GET /_local/events.json``.
 * ``ScheduleRunner``: invokes a scheduled function every N seconds with a scheduled event.
@@ -32,6 +34,9 @@ ACCOUNT = "123456789012"
 WAIT_TIME_S = 1
 #: what ``/_local/events.json`` keeps, newest kept
 COLLECTED_MAX = 10_000
+#: batches an SQS event source mapping starts with at once (Lambda's "five concurrent batches");
+#: the function's ``local_max`` caps it on the local stack
+MAPPING_CONCURRENCY = 5
 
 
 class _Loop:
@@ -129,7 +134,12 @@ def settled(messages: list[dict[str, Any]], result: Any) -> list[dict[str, Any]]
 
 
 class QueuePoller(_Loop):
-    def __init__(self, sqs: Any, queue_url: str, subscription: wiring.Subscription, pool: WorkerPool) -> None:
+    """``concurrency``: batches in flight at once; one receive waits at a time, and only while
+    a batch may start (so idle queues cost one long-poll each, whatever the concurrency)."""
+
+    def __init__(
+        self, sqs: Any, queue_url: str, subscription: wiring.Subscription, pool: WorkerPool, concurrency: int = 1
+    ) -> None:
         self.name = f"poll-{subscription.name}"
         super().__init__()
         self.sqs = sqs
@@ -137,21 +147,55 @@ class QueuePoller(_Loop):
         self.subscription = subscription
         self.pool = pool
         self.arn = queue_arn(sqs, queue_url)
+        self.concurrency = max(1, concurrency)
+        self._slots = threading.BoundedSemaphore(self.concurrency)
 
     def step(self) -> None:
-        self.poll_once()
+        if self.concurrency == 1:
+            self.poll_once()
+            return
+        if not self._slots.acquire(timeout=WAIT_TIME_S):  # every batch in flight: look at _stop again
+            return
+        try:
+            messages = self._receive(WAIT_TIME_S)
+        except BaseException:
+            self._slots.release()
+            raise
+        if not messages:
+            self._slots.release()
+            return
+        threading.Thread(target=self._run_batch, args=(messages,), name=f"{self.name}-batch", daemon=True).start()
 
-    def poll_once(self, wait_s: int = WAIT_TIME_S) -> int:
-        """One receive and its invocation; the number of messages received."""
-        messages = self.sqs.receive_message(
+    def _run_batch(self, messages: list[dict[str, Any]]) -> None:
+        try:
+            self._invoke(messages)
+        except PoolClosed:
+            pass
+        except Exception:
+            if not self._stop.is_set():
+                log.exception("%s failed on a batch of %d; it will be retried", self.name, len(messages))
+        finally:
+            self._slots.release()
+
+    def _receive(self, wait_s: int) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = self.sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=min(10, self.subscription.batch_size),
             WaitTimeSeconds=wait_s,
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])
-        if not messages:
-            return 0
+        return messages
+
+    def poll_once(self, wait_s: int = WAIT_TIME_S) -> int:
+        """One receive and its invocation; the number of messages received."""
+        messages = self._receive(wait_s)
+        if messages:
+            self._invoke(messages)
+        return len(messages)
+
+    def _invoke(self, messages: list[dict[str, Any]]) -> None:
+        """One invocation with ``messages``, then the deletion of those it did not report failed."""
         invocation = self.pool.invoke(sqs_event(messages, self.arn))
         if not invocation.ok:
             log.warning(
@@ -161,17 +205,16 @@ class QueuePoller(_Loop):
                 len(messages),
                 invocation.error,
             )
-            return len(messages)
+            return
         done = settled(messages, invocation.result)
         if done is None:
             log.warning("%s: the batchItemFailures answer is malformed; the batch will be retried", self.name)
-            return len(messages)
+            return
         if done:
             self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
             )
-        return len(messages)
 
 
 class EventCollector(_Loop):

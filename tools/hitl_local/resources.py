@@ -16,12 +16,20 @@ import boto3
 from hitl import wiring
 
 SENDER_DOMAIN = "hitl.local"
+#: The account's default bus, where SES puts what it reports (``bus="default"`` subscriptions).
+DEFAULT_BUS = "default"
+KMS_KEY_DESCRIPTION = "HITL: encrypts webhook endpoint secrets and callback secrets"
 
 
 @dataclass(frozen=True)
 class Names:
     table: str = "hitl-local"
     bus: str = "hitl-local"
+    #: the SES configuration set the local stack sends with; its events carry it as a tag, and the
+    #: rules of SES subscriptions match only those, as in the deployed stack
+    configuration_set: str = "hitl-local"
+    #: the KMS key that encrypts webhook secrets (made by ``create`` when empty)
+    kms_key_id: str = ""
     #: subscription name -> queue URL
     queues: dict[str, str] = field(default_factory=dict)
     dead_letter_queues: dict[str, str] = field(default_factory=dict)
@@ -58,15 +66,14 @@ def table_definition(table_name: str) -> dict[str, Any]:
     }
 
 
-def event_pattern(subscription: wiring.Subscription) -> dict[str, Any]:
-    pattern: dict[str, Any] = {"source": [wiring.EVENT_SOURCE]}
-    if subscription.detail_types:
-        pattern["detail-type"] = list(subscription.detail_types)
-    return pattern
+def bus_of(subscription: wiring.Subscription, names: Names) -> str:
+    return names.bus if subscription.bus == "service" else DEFAULT_BUS
 
 
 def create(session: boto3.session.Session, names: Names | None = None, *, visibility_s: int = 30) -> Names:
-    """Create (or find) the table, the bus, and each subscription's rule -> queue (+ DLQ)."""
+    """Create (or find) the table, the bus, each subscription's rule -> queue (+ DLQ) (on the
+    service's bus, or on the default bus for what AWS services report), and the SES identity and
+    configuration set."""
     names = names or Names()
     dynamodb = session.client("dynamodb")
     existing = dynamodb.list_tables()["TableNames"]
@@ -98,15 +105,30 @@ def create(session: boto3.session.Session, names: Names | None = None, *, visibi
         )["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         if subscription.from_bus:
+            bus = bus_of(subscription, names)
             events.put_rule(
                 Name=base,
-                EventBusName=names.bus,
-                EventPattern=json.dumps(event_pattern(subscription)),
+                EventBusName=bus,
+                EventPattern=json.dumps(subscription.event_pattern(names.configuration_set)),
                 State="ENABLED",
             )
-            events.put_targets(Rule=base, EventBusName=names.bus, Targets=[{"Id": "queue", "Arn": arn}])
+            events.put_targets(Rule=base, EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
         queues[subscription.name] = url
         dead[subscription.name] = dlq_url
     # SES refuses a sender whose identity is not verified (moto too): verify the local domain
-    session.client("ses").verify_domain_identity(Domain=SENDER_DOMAIN)
-    return Names(table=names.table, bus=names.bus, queues=queues, dead_letter_queues=dead)
+    ses = session.client("ses")
+    ses.verify_domain_identity(Domain=SENDER_DOMAIN)
+    existing_sets = [c["Name"] for c in ses.list_configuration_sets().get("ConfigurationSets", [])]
+    if names.configuration_set not in existing_sets:
+        ses.create_configuration_set(ConfigurationSet={"Name": names.configuration_set})
+    kms_key_id = names.kms_key_id  # a key kept across restarts (``hitl_local.moto_server.import_kms_key``)
+    if not kms_key_id:
+        kms_key_id = session.client("kms").create_key(Description=KMS_KEY_DESCRIPTION)["KeyMetadata"]["KeyId"]
+    return Names(
+        table=names.table,
+        bus=names.bus,
+        configuration_set=names.configuration_set,
+        kms_key_id=kms_key_id,
+        queues=queues,
+        dead_letter_queues=dead,
+    )

@@ -4,7 +4,13 @@ moto in server mode (this process, DynamoDB serialized) holds the resources the 
 describes; an HTTP front on ``HITL_PORT`` turns requests into API Gateway HTTP API events for
 the routes' functions, which run in warm worker processes (one event at a time each, more
 instances for concurrent requests); queue pollers, event collectors and schedules invoke the
-same functions as AWS would.  The table is kept across restarts in the state directory.
+same functions as AWS would, and a fake of SES's mailbox simulator reports bounces and complaints
+on the default bus as SES would (``ses_simulator``).  The table is kept across restarts in the
+state directory, with the KMS key that encrypts the webhook secrets in it (``state.KMS_FILE``).
+
+Set here only, never in the CDK stack: webhooks may call ``http://127.0.0.1`` (a receiver on this
+machine), and their retry schedule is compressed so that every retry happens within about a minute
+(``HITL_WEBHOOK_RETRY_SCALE`` to change it; 1 is AWS's schedule).
 """
 
 from __future__ import annotations
@@ -32,9 +38,11 @@ from werkzeug.wrappers import Response as WsgiResponse
 from hitl import wiring
 from hitl.adapters.dynamo import DynamoStore
 from hitl.domain.tenants import TenantAdmin
+from hitl.webhooks.models import RETRY_SCHEDULE_S
 from hitl_local import apigw, outbox, resources, state
-from hitl_local.moto_server import FAKE_CREDENTIALS, REGION, MotoServer
-from hitl_local.pollers import EventCollector, QueuePoller, ScheduleRunner
+from hitl_local.moto_server import FAKE_CREDENTIALS, REGION, MotoServer, export_kms_key, import_kms_key
+from hitl_local.pollers import MAPPING_CONCURRENCY, EventCollector, QueuePoller, ScheduleRunner
+from hitl_local.ses_simulator import MailboxSimulator
 from hitl_local.workers import Invocation, Outcome, PoolClosed, Pools
 
 log = logging.getLogger("hitl_local")
@@ -42,6 +50,12 @@ log = logging.getLogger("hitl_local")
 #: API Gateway HTTP API's request payload limit
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 LOCAL_PREFIX = "/_local/"
+#: what a sending function reads (``hitl.settings``; the CDK stack sets it from its configuration set)
+ENV_SES_CONFIGURATION_SET = "SES_CONFIGURATION_SET"
+#: every retry of a webhook delivery within about this long of its first attempt (the schedule of
+#: ``hitl.webhooks.models``, ~8.6 hours in AWS, compressed): a developer sees them all happen
+WEBHOOK_RETRY_WINDOW_S = 60
+DEFAULT_WEBHOOK_RETRY_SCALE = round(WEBHOOK_RETRY_WINDOW_S / sum(RETRY_SCHEDULE_S), 4)
 
 
 # --- options -----------------------------------------------------------------------------
@@ -57,6 +71,8 @@ class Options:
     approver_email: str = state.DEFAULT_APPROVER
     #: print each invocation's CloudWatch metrics (EMF) as Lambda would; off: they are noise here
     metrics: bool = False
+    #: multiplies the webhook retry schedule (``HITL_WEBHOOK_RETRY_SCALE``; 1: AWS's own)
+    webhook_retry_scale: float = DEFAULT_WEBHOOK_RETRY_SCALE
 
 
 def parse_options(argv: list[str] | None = None, env: dict[str, str] | None = None) -> Options:
@@ -65,7 +81,8 @@ def parse_options(argv: list[str] | None = None, env: dict[str, str] | None = No
         prog="python -m hitl_local",
         description="The HITL local stack: the agent API on http://127.0.0.1:3000 with moto behind it.",
         epilog="Environment: HITL_PORT, HITL_HOST, HITL_STATE_DIR, HITL_SWEEP_SECONDS, HITL_LOG_LEVEL, "
-        "HITL_PUBLIC_BASE_URL, HITL_APPROVER_EMAIL, HITL_METRICS.",
+        "HITL_PUBLIC_BASE_URL, HITL_APPROVER_EMAIL, HITL_METRICS, HITL_WEBHOOK_RETRY_SCALE (default "
+        f"{DEFAULT_WEBHOOK_RETRY_SCALE}: every retry of a webhook within about {WEBHOOK_RETRY_WINDOW_S} s).",
     )
     parser.add_argument("--host", default=env.get("HITL_HOST", "127.0.0.1"), help="address to serve on")
     parser.add_argument(
@@ -75,6 +92,13 @@ def parse_options(argv: list[str] | None = None, env: dict[str, str] | None = No
         "--state-dir", type=Path, default=Path(env.get("HITL_STATE_DIR", ".hitl")), help="where state is kept"
     )
     args = parser.parse_args(argv)
+    scale = env.get(wiring.ENV_WEBHOOK_RETRY_SCALE, "").strip()
+    try:
+        retry_scale = float(scale) if scale else DEFAULT_WEBHOOK_RETRY_SCALE
+    except ValueError:
+        parser.error(f"{wiring.ENV_WEBHOOK_RETRY_SCALE} must be a number, not {scale!r}")
+    if not retry_scale >= 0:
+        parser.error(f"{wiring.ENV_WEBHOOK_RETRY_SCALE} must be 0 or more, not {scale!r}")
     return Options(
         host=args.host,
         port=args.port,
@@ -83,6 +107,7 @@ def parse_options(argv: list[str] | None = None, env: dict[str, str] | None = No
         log_level=env.get("HITL_LOG_LEVEL", "INFO").upper(),
         approver_email=env.get("HITL_APPROVER_EMAIL", state.DEFAULT_APPROVER),
         metrics=env.get("HITL_METRICS", "").lower() in ("1", "true", "yes"),
+        webhook_retry_scale=retry_scale,
     )
 
 
@@ -211,7 +236,7 @@ class LocalStack:
         self.front: Front | None = None
         self.http: BaseWSGIServer | None = None
         self._http_thread: threading.Thread | None = None
-        self.loops: list[QueuePoller | EventCollector | ScheduleRunner] = []
+        self.loops: list[QueuePoller | EventCollector | ScheduleRunner | MailboxSimulator] = []
         self.collectors: dict[str, EventCollector] = {}
         self.config: state.LocalConfig | None = None
         self.restored = 0
@@ -236,9 +261,17 @@ class LocalStack:
             "AWS_REGION": REGION,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": self.options.log_level,
+            # the local stack only (never the CDK stack): webhooks to http://127.0.0.1, retried sooner
+            wiring.ENV_WEBHOOK_LOOPBACK: "true",
+            wiring.ENV_WEBHOOK_RETRY_SCALE: repr(self.options.webhook_retry_scale),
         }
+        if wiring.KMS_USE in function.needs:
+            env[wiring.ENV_KMS_KEY] = self.names.kms_key_id
         if not self.options.metrics:
             env["POWERTOOLS_METRICS_DISABLED"] = "true"
+        if wiring.SES_SEND in function.needs:
+            # as in AWS, every email names the configuration set whose events SES reports
+            env[ENV_SES_CONFIGURATION_SET] = self.names.configuration_set
         return env
 
     def start(self) -> state.LocalConfig:
@@ -260,7 +293,15 @@ class LocalStack:
 
         self.moto = MotoServer().start()
         session = self.moto.session()
-        self.names = resources.create(session, resources.Names())
+        # the key of the last run, under its own id (the restored table's secrets are encrypted with it)
+        try:
+            saved_key = state.load_kms_key(state_dir)
+        except state.StateCorrupt as error:
+            raise StartError(str(error)) from error
+        kept = resources.Names(kms_key_id=import_kms_key(saved_key)) if saved_key else resources.Names()
+        self.names = resources.create(session, kept)
+        if saved_key is None:
+            state.save_kms_key(state_dir, export_kms_key(self.names.kms_key_id))
         self.store = DynamoStore(session.client("dynamodb"), self.names.table)
         self.restored = state.restore(self.store, state_dir)
         self._keep_on_stop = True  # the table holds the saved state now: it may be saved again
@@ -276,7 +317,9 @@ class LocalStack:
         for subscription in wiring.SUBSCRIPTIONS:
             url = self.names.queues[subscription.name]
             if subscription.function:
-                self.loops.append(QueuePoller(sqs, url, subscription, self.pools[subscription.function]))
+                pool = self.pools[subscription.function]
+                concurrency = min(MAPPING_CONCURRENCY, pool.function.local_max)
+                self.loops.append(QueuePoller(sqs, url, subscription, pool, concurrency))
             else:
                 collector = EventCollector(sqs, url, subscription)
                 self.collectors[subscription.name] = collector
@@ -284,6 +327,8 @@ class LocalStack:
         for schedule in wiring.SCHEDULES:
             period = float(os.environ.get(schedule.local_setting, schedule.local_default_s))
             self.loops.append(ScheduleRunner(schedule, self.pools[schedule.function], period))
+        # moto reports no bounces: this puts SES's events for mail to its simulator addresses on the default bus
+        self.loops.append(MailboxSimulator(session.client("events"), self.names.configuration_set))
 
         self.front.local_routes.update(
             {

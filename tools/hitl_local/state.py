@@ -4,6 +4,9 @@
   serving, so the tenant, its key and old pauses survive a restart of ``make dev``;
 * ``local.json``: what a developer (or ``hitl-admin --local``, or a test) needs to talk to
   the running stack: its URL, the ``local`` tenant's API key, the AWS endpoint, …
+* ``kms.json``: the KMS key that encrypts webhook and callback secrets (its id and material,
+  readable by the owner only), written when the key is made and put back into moto on every
+  start, so that the secrets in a restored table still decrypt.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from hitl.domain.tenants import TenantAdmin
 DUMP_FILE = "dynamodb.json"
 CONFIG_FILE = "local.json"
 LOCK_FILE = "lock"
+KMS_FILE = "kms.json"
 LOCAL_TENANT = "local"
 LOCAL_PLAN: PlanName = "pro"
 DEFAULT_APPROVER = "approver@example.com"
@@ -45,11 +49,14 @@ class LocalConfig:
     eventBusName: str
 
 
-def write_json(path: Path, value: Any) -> None:
-    """Write atomically: a reader never sees half a file, a crash never leaves one."""
+def write_json(path: Path, value: Any, *, private: bool = False) -> None:
+    """Write atomically: a reader never sees half a file, a crash never leaves one.  ``private``:
+    readable and writable by the owner only (from the first byte written)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(value, indent=2) + "\n")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o666)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(json.dumps(value, indent=2) + "\n")
     temporary.replace(path)
 
 
@@ -138,6 +145,60 @@ def restore(store: DynamoStore, state_dir: Path) -> int:
             answer = store.client.batch_write_item(RequestItems=requests)
             requests = answer.get("UnprocessedItems") or {}
     return len(items)
+
+
+# --- the KMS key ---------------------------------------------------------------------------
+
+
+class StateCorrupt(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class SavedKey:
+    """A symmetric KMS key as moto holds it: what re-creates it, ciphertexts and all."""
+
+    key_id: str
+    material: bytes
+    description: str
+    created: float
+
+
+def save_kms_key(state_dir: Path, key: SavedKey) -> Path:
+    path = state_dir / KMS_FILE
+    write_json(
+        path,
+        {
+            "version": 1,
+            "keyId": key.key_id,
+            "keyMaterial": base64.b64encode(key.material).decode(),
+            "description": key.description,
+            "createdAt": key.created,
+        },
+        private=True,
+    )
+    return path
+
+
+def load_kms_key(state_dir: Path) -> SavedKey | None:
+    """The saved key, ``None`` if there is none; ``StateCorrupt`` if the file is unreadable (a new
+    key would leave every secret of the saved table undecryptable: never made silently)."""
+    path = state_dir / KMS_FILE
+    if not path.exists():
+        return None
+    saved = read_json(path)
+    try:
+        return SavedKey(
+            key_id=str(saved["keyId"]),
+            material=base64.b64decode(saved["keyMaterial"], validate=True),
+            description=str(saved.get("description", "")),
+            created=float(saved.get("createdAt", 0)),
+        )
+    except (TypeError, KeyError, ValueError) as error:
+        raise StateCorrupt(
+            f"{path} is unreadable: the webhook secrets of the saved table cannot be decrypted without it "
+            f"(remove {state_dir} to start afresh)"
+        ) from error
 
 
 # --- the local tenant ---------------------------------------------------------------------

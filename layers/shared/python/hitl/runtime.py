@@ -15,6 +15,7 @@ from hitl.settings import get_settings
 
 if TYPE_CHECKING:
     from hitl.domain.notify import Notifier
+    from hitl.webhooks.service import WebhookService
 
 
 @dataclass
@@ -31,7 +32,7 @@ def services() -> Services:
     publisher = EventBridgePublisher(aws.events(), settings.event_bus_name)
     return Services(
         store=store,
-        pauses=PauseService(store, publisher, settings.base_url),
+        pauses=PauseService(store, publisher, settings.base_url, check_url=check_callback_url),
         auth=Authenticator(store, cache_seconds=settings.key_cache_seconds),
     )
 
@@ -57,10 +58,45 @@ def email_queue() -> SqsWorkQueue:
     return SqsWorkQueue(aws.sqs(), get_settings().email_queue_url or "")
 
 
+@lru_cache(maxsize=1)
+def deliveries_queue() -> SqsWorkQueue:
+    return SqsWorkQueue(aws.sqs(), get_settings().deliveries_queue_url or "")
+
+
+@lru_cache(maxsize=1)
+def webhooks() -> WebhookService:
+    from hitl.adapters.webhook_store import KmsCrypto, WebhookStore
+    from hitl.webhooks.service import WebhookService
+
+    settings = get_settings()
+    if not settings.kms_key_id:
+        raise RuntimeError("HITL_KMS_KEY_ID is not set: webhook secrets need the service's KMS key")
+    return WebhookService(
+        WebhookStore(services().store),
+        KmsCrypto(aws.kms(), settings.kms_key_id),
+        deliveries_queue(),
+        allow_loopback_http=settings.webhook_allow_loopback,
+        retry_scale=settings.webhook_retry_scale,
+    )
+
+
+def check_callback_url(url: str) -> None:
+    """The SSRF guard at create time (the deliverer checks again at connect time)."""
+    from hitl.domain.errors import Unprocessable
+    from hitl.webhooks import ssrf
+
+    try:
+        ssrf.check(url, allow_loopback_http=get_settings().webhook_allow_loopback)
+    except ssrf.UnsafeUrl as unsafe:
+        raise Unprocessable(unsafe.reason, code="unsafe_url", details={"url": url}) from unsafe
+
+
 def reset() -> None:
     """Forget every cached client, setting and service (tests; the local stack's workers)."""
     services.cache_clear()
     notifier.cache_clear()
     email_queue.cache_clear()
+    deliveries_queue.cache_clear()
+    webhooks.cache_clear()
     get_settings.cache_clear()
     aws.reset()

@@ -9,6 +9,7 @@ indexes.  Nothing here touches AWS; it is plain data.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 # --- functions ---------------------------------------------------------------
 
@@ -18,6 +19,12 @@ TABLE_READ = "table:read"
 TABLE_WRITE = "table:write"
 BUS_PUT = "bus:put"
 SES_SEND = "ses:send"
+#: encrypt and decrypt with the service's KMS key (webhook secrets); its id is in ENV_KMS_KEY
+KMS_USE = "kms:use"
+ENV_KMS_KEY = "HITL_KMS_KEY_ID"
+#: set only by the local stack and tests, never by the CDK stack
+ENV_WEBHOOK_LOOPBACK = "HITL_WEBHOOK_ALLOW_LOOPBACK"
+ENV_WEBHOOK_RETRY_SCALE = "HITL_WEBHOOK_RETRY_SCALE"
 
 
 def sends_to(queue: str) -> str:
@@ -53,9 +60,9 @@ API = Function(
     name="api",
     asset="functions/api",
     handler="api_handler.lambda_handler",
-    description="The agent HTTP API: create, list, cancel, audit, OpenAPI",
+    description="The agent HTTP API: create, list, cancel, audit, webhooks, OpenAPI",
     memory_mb=512,
-    needs=frozenset({TABLE_READ, TABLE_WRITE, BUS_PUT}),
+    needs=frozenset({TABLE_READ, TABLE_WRITE, BUS_PUT, KMS_USE, sends_to("deliveries")}),
     local_warm=2,
 )
 WAIT = Function(
@@ -90,6 +97,7 @@ NOTIFIER = Function(
     memory_mb=256,
     timeout_s=30,
     needs=frozenset({TABLE_READ, TABLE_WRITE, BUS_PUT, SES_SEND, sends_to("email")}),
+    local_warm=2,  # both of its queues need it at once
     local_max=4,
 )
 PAGES = Function(
@@ -101,7 +109,20 @@ PAGES = Function(
     needs=frozenset({TABLE_READ, TABLE_WRITE, BUS_PUT}),
 )
 
-FUNCTIONS: tuple[Function, ...] = (API, WAIT, SWEEPER, NOTIFIER, PAGES)
+WEBHOOKS = Function(
+    name="webhooks",
+    asset="functions/webhooks",
+    handler="webhooks_handler.lambda_handler",
+    description="Delivers signed webhooks: one work item per (event, endpoint), retried, then dead-lettered",
+    memory_mb=256,
+    timeout_s=30,
+    needs=frozenset({TABLE_READ, TABLE_WRITE, KMS_USE, sends_to("deliveries")}),
+    local_max=8,
+)
+
+FUNCTIONS: tuple[Function, ...] = (API, WAIT, SWEEPER, NOTIFIER, PAGES, WEBHOOKS)
+#: attempts of one webhook delivery before the dead-letter queue (hitl.webhooks.models schedule)
+WEBHOOK_ATTEMPTS = 8
 
 # --- HTTP routes ---------------------------------------------------------------
 
@@ -123,6 +144,15 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/pause/{watchId}/approve", API.name),
     Route("GET", "/api/audit", API.name),
     Route("GET", "/api/openapi.json", API.name),
+    Route("POST", "/api/webhooks", API.name),
+    Route("GET", "/api/webhooks", API.name),
+    Route("PATCH", "/api/webhooks/{webhookId}", API.name),
+    Route("DELETE", "/api/webhooks/{webhookId}", API.name),
+    Route("GET", "/api/webhooks/{webhookId}/deliveries", API.name),
+    Route("POST", "/api/webhooks/{webhookId}/deliveries/{deliveryId}/retry", API.name),
+    Route("GET", "/api/pause/{watchId}/deliveries", API.name),
+    Route("GET", "/api/callback-secret", API.name),
+    Route("POST", "/api/callback-secret/rotate", API.name),
     # approvers' emailed links: GET and HEAD only ever show a page; the form POSTs the decision
     Route("GET", "/a/{token}/{choice}", PAGES.name),
     Route("HEAD", "/a/{token}/{choice}", PAGES.name),
@@ -134,36 +164,79 @@ ROUTES: tuple[Route, ...] = (
 # --- events: rule -> queue -> function -------------------------------------------
 
 
+#: The source of the service's own events (on its own bus).
+EVENT_SOURCE = "hitl"
+#: The source of what SES reports (bounces, complaints, …), always on the account's default bus.
+SES_SOURCE = "aws.ses"
+#: The automatic tag SES puts on every event of a message sent with a configuration set.
+SES_CONFIGURATION_SET_TAG = "ses:configuration-set"
+
+
 @dataclass(frozen=True)
 class Subscription:
-    """An EventBridge rule on the service's bus that targets one SQS queue.
+    """An EventBridge rule that targets one SQS queue.
 
     ``function`` consumes the queue through an event source mapping with
     ``ReportBatchItemFailures``; ``None`` leaves the queue to be read by whoever
     needs it (tests).  ``test_only`` subscriptions exist in tests and on the
     local stack, never in the deployed stack.  ``from_bus=False`` makes a plain
     work queue with no rule, fed by functions that ``sends_to`` it (fan-out).
+    The rule is on the service's own bus (``bus="service"``, events of ``source``
+    "hitl"), or on the account's ``default`` bus, where AWS services put what they
+    report (SES: ``source="aws.ses"``).
     """
 
     name: str
-    detail_types: tuple[str, ...]  # empty: every event of source "hitl"
+    detail_types: tuple[str, ...]  # empty: every event of ``source``
     function: str | None
     test_only: bool = False
     batch_size: int = 10
     max_receive_count: int = 5
     from_bus: bool = True
+    bus: Literal["service", "default"] = "service"
+    source: str = EVENT_SOURCE
+
+    def event_pattern(self, ses_configuration_set: str | None = None) -> dict[str, Any]:
+        """The rule's event pattern (EventBridge JSON).  SES events are narrowed to the mail sent
+        with ``ses_configuration_set`` (the stack's own), when it is given."""
+        pattern: dict[str, Any] = {"source": [self.source]}
+        if self.detail_types:
+            pattern["detail-type"] = list(self.detail_types)
+        if self.source == SES_SOURCE and ses_configuration_set is not None:
+            pattern["detail"] = {"mail": {"tags": {SES_CONFIGURATION_SET_TAG: [ses_configuration_set]}}}
+        return pattern
 
 
 SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription(name="all-events", detail_types=(), function=None, test_only=True),
     # one message per pause.created, fanned out by the notifier into one per (event, approver)
-    Subscription(name="notify", detail_types=("pause.created",), function=NOTIFIER.name, batch_size=10),
+    Subscription(
+        name="notify", detail_types=("pause.created", "pause.reminder_due"), function=NOTIFIER.name, batch_size=10
+    ),
     Subscription(
         name="email", detail_types=(), function=NOTIFIER.name, batch_size=5, max_receive_count=6, from_bus=False
     ),
+    # what SES reports about our emails, on the default bus: an approval email that will not be read
+    # ("Email Delivery Delayed" is not a failure: SES keeps trying)
+    Subscription(
+        name="bounces",
+        detail_types=("Email Bounced", "Email Complaint Received", "Email Rejected"),
+        function=NOTIFIER.name,
+        bus="default",
+        source=SES_SOURCE,
+    ),
+    # every pause event, fanned out by the deliverer into one work item per (event, endpoint);
+    # each work item is its own batch, so a slow endpoint never holds up another's delivery
+    Subscription(name="webhooks", detail_types=(), function=WEBHOOKS.name, batch_size=10),
+    Subscription(
+        name="deliveries",
+        detail_types=(),
+        function=WEBHOOKS.name,
+        batch_size=1,
+        max_receive_count=WEBHOOK_ATTEMPTS,
+        from_bus=False,
+    ),
 )
-
-EVENT_SOURCE = "hitl"
 
 # --- schedules ------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from botocore.config import Config
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_kms import KMSClient
     from mypy_boto3_sesv2 import SESV2Client
     from mypy_boto3_sqs import SQSClient
 
@@ -42,6 +43,11 @@ def sqs() -> SQSClient:
     return session().client("sqs", config=_CONFIG)
 
 
+@lru_cache(maxsize=1)
+def kms() -> KMSClient:
+    return session().client("kms", config=_CONFIG)
+
+
 def reset() -> None:
-    for factory in (session, dynamodb, events, sesv2, sqs):
+    for factory in (session, dynamodb, events, sesv2, sqs, kms):
         factory.cache_clear()

@@ -11,6 +11,8 @@ Item layout (pk / sk):
 * ``KEY#<sha256>`` / ``KEY``: an API key, found by its public id via ``KEYID#<keyId>``.
 * ``IDEM#<tenant>#<sha256>`` / ``IDEM``: an Idempotency-Key claim.
 * ``CONFIG`` / ``CURSOR_SECRET``: the secret that signs list cursors.
+* ``SESMSG#<SES message id>`` / ``SESMSG``: which pause and approver an email was for (its bounce
+  or complaint names only the message id); kept 30 days.
 """
 
 from __future__ import annotations
@@ -206,7 +208,7 @@ class DynamoStore:
             gsi1sk=f"{head.createdAt}#{head.watchId}",
         )
         if head.status == "pending":
-            item.update(duePk=f"EXP#{shard_of(head.watchId)}", dueSk=f"{head.expiresAt}#{head.watchId}")
+            item.update(duePk=f"EXP#{shard_of(head.watchId)}", dueSk=f"{head.next_due()}#{head.watchId}")
         else:
             item["ttl"] = _retention_ttl(head.expiresAt, retention_days)
         return item
@@ -431,6 +433,23 @@ class DynamoStore:
             ExpressionAttributeValues=values(status=status),
         )
 
+    def put_sent_message(self, message_id: str, watch_id: str, to: str, sent_epoch: int, keep_s: int) -> None:
+        """Remember which pause and approver the SES message ``message_id`` was for."""
+        self._put(
+            {
+                "pk": f"SESMSG#{message_id}",
+                "sk": "SESMSG",
+                "watchId": watch_id,
+                "to": to,
+                "sentEpoch": sent_epoch,
+                "ttl": sent_epoch + keep_s,
+            }
+        )
+
+    def get_sent_message(self, message_id: str) -> dict[str, Any] | None:
+        """``{watchId, to, …}`` of an SES message we sent, or ``None``."""
+        return self._get(f"SESMSG#{message_id}", "SESMSG")
+
     # --- approvers' link tokens ------------------------------------------------------
 
     def put_token(self, token_hash: str, watch_id: str, tenant_id: str, approver: str, expires_at: str) -> None:
@@ -551,6 +570,15 @@ class DynamoStore:
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeNames={"#plan": "plan"},
             ExpressionAttributeValues=values(plan=plan),
+        )
+
+    def set_floor(self, tenant_id: str, floor: dict[str, Any]) -> None:
+        self.client.update_item(
+            TableName=self.table,
+            Key=to_item({"pk": f"T#{tenant_id}", "sk": "TENANT"}),
+            UpdateExpression="SET floor = :floor",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=values(floor=floor),
         )
 
     def put_approver(self, approver: Approver) -> None:

@@ -66,6 +66,16 @@ class PauseHead(Record):
     policy: Policy = Field(default_factory=Policy)
     actionDigest: str
     notifications: list[Notification] = Field(default_factory=list)
+    callbackUrl: str | None = None
+    #: when the approvers who have not decided get one reminder (remindAfterSeconds)
+    remindAt: str | None = None
+    reminded: bool = False
+
+    def next_due(self) -> str:
+        """When the sweeper next has something to do for this pending pause."""
+        if self.remindAt and not self.reminded and self.remindAt < self.expiresAt:
+            return self.remindAt
+        return self.expiresAt
 
 
 class PauseBody(Record):
@@ -85,6 +95,10 @@ def pause_view(head: PauseHead, body: PauseBody | None) -> dict[str, Any]:
     shown.pop("version")
     if not shown["notifications"]:
         shown.pop("notifications")
+    for optional in ("callbackUrl", "remindAt"):
+        if shown[optional] is None:
+            shown.pop(optional)
+    shown.pop("reminded")
     if body is not None:
         shown["context"] = body.context
         shown["metadata"] = body.metadata
@@ -96,11 +110,20 @@ def pause_summary(head: PauseHead) -> dict[str, Any]:
     return {name: shown[name] for name in SUMMARY_FIELDS}
 
 
+class PolicyFloor(Record):
+    """What a tenant's owners require of every pause, whatever its agent asks for."""
+
+    allowAutoApprove: bool = False
+    minRequiredApprovals: int = 1
+    minAutoApproveTimeoutSeconds: int = 0
+
+
 class Tenant(Record):
     tenantId: str
     name: str
     plan: PlanName
     createdAt: str
+    floor: PolicyFloor = Field(default_factory=PolicyFloor)
 
 
 class ApiKeyRecord(Record):

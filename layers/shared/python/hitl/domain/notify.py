@@ -3,14 +3,17 @@
 ``fan_out`` turns a ``pause.created`` event into one message per approver; ``deliver`` sends
 one approver's email: it re-reads the pause (a pause no longer pending sends nothing), claims
 the (event, approver) pair so a redelivered message never sends twice, mints that approver's
-single-use link token, renders and sends.  A send that keeps failing ends, on its last
-attempt, in ``notifications`` on the pause and a ``pause.notification_failed`` event.
+single-use link token, renders and sends, and remembers which pause and approver the SES
+message id stands for.  A send that keeps failing ends, on its last attempt, in
+``notifications`` on the pause and a ``pause.notification_failed`` event; so does an email SES
+reports as bounced, complained about or rejected (``undeliverable`` reads SES's event).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import parseaddr
 from typing import Any, Protocol
 
 from hitl import ids, timeutil
@@ -31,6 +34,10 @@ class WorkQueue(Protocol):
 class NotifyStore(Protocol):
     def get_pause(self, watch_id: str) -> Any: ...
 
+    def put_sent_message(self, message_id: str, watch_id: str, to: str, sent_epoch: int, keep_s: int) -> None: ...
+
+    def get_sent_message(self, message_id: str) -> dict[str, Any] | None: ...
+
     def claim_notification(self, event_id: str, to: str, now_epoch: int, lease_s: int) -> str: ...
 
     def finish_notification(self, event_id: str, to: str, status: str) -> None: ...
@@ -38,9 +45,32 @@ class NotifyStore(Protocol):
     def put_token(self, token_hash: str, watch_id: str, tenant_id: str, approver: str, expires_at: str) -> None: ...
 
 
+#: How long a sent email's message id is remembered: bounces come within minutes, complaints
+#: may take days.
+SENT_MESSAGE_KEEP_S = 30 * 86400
+
+#: SES's event types (``detail.eventType``) that mean the approver will not read the email, and
+#: where each lists its recipients (a rejected email was never sent: ``mail.destination``).
+UNDELIVERABLE = {
+    "Bounce": ("bounce", "bouncedRecipients"),
+    "Complaint": ("complaint", "complainedRecipients"),
+    "Reject": ("reject", None),
+}
+
+
 @dataclass
 class Outcome:
     status: str  # sent | skipped | duplicate | busy
+
+
+@dataclass(frozen=True)
+class Undeliverable:
+    """An approval email SES reports as not (or not to be) read: by whom, for which pause."""
+
+    watch_id: str
+    to: str
+    kind: str  # Bounce | Complaint | Reject
+    message_id: str
 
 
 class Notifier:
@@ -52,11 +82,15 @@ class Notifier:
         self.sender = sender
 
     def fan_out(self, envelope: dict[str, Any]) -> int:
-        """One work item per named approver of the pause the event is about."""
+        """One work item per named approver of the pause the event is about: the request when
+        it is created, a reminder to those who have not decided yet when one is due."""
         data = envelope["data"]
+        kind = "reminder" if envelope["type"] == "pause.reminder_due" else "request"
+        decided = {a["by"] for a in data.get("approvals", [])}
         messages = [
-            {"eventId": envelope["eventId"], "watchId": data["watchId"], "to": approver, "kind": "request"}
+            {"eventId": envelope["eventId"], "watchId": data["watchId"], "to": approver, "kind": kind}
             for approver in data.get("policy", {}).get("approvers", [])
+            if approver not in decided
         ]
         if messages:
             self.queue.send(messages)
@@ -89,10 +123,59 @@ class Notifier:
                 links=links,
                 reminder=work.get("kind") == "reminder",
             )
-            self.mailer.send(work["to"], message)
+            message_id = self.mailer.send(work["to"], message)
         except Exception:
             self.store.finish_notification(work["eventId"], work["to"], "retry")
             raise
+        self._remember(message_id, head.watchId, work["to"])
         self.store.finish_notification(work["eventId"], work["to"], "sent")
-        logger.info("approval email sent", extra={"watch_id": head.watchId})
+        logger.info("approval email sent", extra={"watch_id": head.watchId, "ses_message_id": message_id})
         return Outcome("sent")
+
+    def _remember(self, message_id: str, watch_id: str, to: str) -> None:
+        """Which pause and approver ``message_id`` is for, so that its bounce can say so.  The email
+        is sent: a failure here must not have it sent again, so it is logged, not raised."""
+        if not message_id:
+            logger.warning(
+                "SES gave no message id: a bounce of this email cannot be traced", extra={"watch_id": watch_id}
+            )
+            return
+        try:
+            self.store.put_sent_message(message_id, watch_id, to, timeutil.epoch(timeutil.now()), SENT_MESSAGE_KEEP_S)
+        except Exception:
+            logger.exception("could not remember the SES message id", extra={"watch_id": watch_id})
+
+    def undeliverable(self, detail: dict[str, Any]) -> Undeliverable | None:
+        """The approval email an SES event (``detail`` of its EventBridge event) reports as bounced,
+        complained about or rejected; ``None`` for any other event, or an email we did not send
+        (or no longer remember).  Each email has one recipient, the approver it was sent to."""
+        kind = str(detail.get("eventType") or "")
+        mail = detail.get("mail") or {}
+        message_id = str(mail.get("messageId") or "")
+        if kind not in UNDELIVERABLE or not message_id:
+            logger.info("SES event ignored", extra={"event_type": kind, "ses_message_id": message_id})
+            return None
+        section, recipients_key = UNDELIVERABLE[kind]
+        if recipients_key is None:
+            recipients = [str(a) for a in mail.get("destination", [])]
+        else:
+            listed = (detail.get(section) or {}).get(recipients_key) or []
+            recipients = [str(r.get("emailAddress", "")) for r in listed if isinstance(r, dict)]
+        sent = self.store.get_sent_message(message_id)
+        if sent is None:
+            logger.warning(
+                "SES event for an email we do not know", extra={"event_type": kind, "ses_message_id": message_id}
+            )
+            return None
+        if recipients and not any(_same_address(r, sent["to"]) for r in recipients):
+            logger.warning(
+                "SES event names other recipients than the approver the email was sent to",
+                extra={"event_type": kind, "ses_message_id": message_id, "watch_id": sent["watchId"]},
+            )
+        return Undeliverable(watch_id=sent["watchId"], to=sent["to"], kind=kind, message_id=message_id)
+
+
+def _same_address(reported: str, sent_to: str) -> bool:
+    """SES reports a bare address (``bob@x.test``); compare without case."""
+    _, address = parseaddr(reported)
+    return (address or reported).strip().lower() == sent_to.strip().lower()

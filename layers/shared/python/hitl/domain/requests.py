@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 MAX_CONTEXT_BYTES = 64 * 1024
 DEFAULT_TIMEOUT_S = 24 * 3600
 MAX_TIMEOUT_S = 30 * 24 * 3600
-#: fields of DESIGN.md that later steps implement; a create that uses one is refused, never ignored
-NOT_YET_SUPPORTED = ("approvers", "requiredApprovals", "onTimeout", "callbackUrl", "remindAfterSeconds")
+MAX_APPROVERS = 50
 
 Short = Annotated[str, StringConstraints(max_length=200)]
 
@@ -25,11 +24,30 @@ class CreatePauseRequest(BaseModel):
     requestedBy: str | None = Field(default=None, min_length=1, max_length=200)
     metadata: dict[Short, Short] = Field(default_factory=dict, max_length=20)
     timeoutSeconds: int = Field(default=DEFAULT_TIMEOUT_S, ge=1, le=MAX_TIMEOUT_S)
-    approvers: Any = Field(default=None, description="Not yet supported")
-    requiredApprovals: Any = Field(default=None, description="Not yet supported")
-    onTimeout: Any = Field(default=None, description="Not yet supported")
-    callbackUrl: Any = Field(default=None, description="Not yet supported")
-    remindAfterSeconds: Any = Field(default=None, description="Not yet supported")
+    approvers: list[Annotated[str, StringConstraints(min_length=3, max_length=254)]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_APPROVERS,
+        description="Who may decide: confirmed approvers of the tenant (default: all of them)",
+    )
+    requiredApprovals: int | None = Field(
+        default=None, ge=1, le=MAX_APPROVERS, description="How many named approvers must approve (default 1)"
+    )
+    onTimeout: Literal["reject", "approve"] | None = Field(
+        default=None, description="What the timeout decides (default reject: status expired)"
+    )
+    callbackUrl: str | None = Field(
+        default=None,
+        min_length=8,
+        max_length=2048,
+        description="An https URL that receives this pause's terminal event, signed with the callback secret",
+    )
+    remindAfterSeconds: int | None = Field(
+        default=None,
+        ge=60,
+        le=MAX_TIMEOUT_S,
+        description="Remind the approvers who have not decided, once, after this many seconds",
+    )
 
     @field_validator("action")
     @classmethod
@@ -37,9 +55,6 @@ class CreatePauseRequest(BaseModel):
         if not value.strip():
             raise ValueError("must not be blank")
         return value
-
-    def unsupported(self) -> list[str]:
-        return [name for name in NOT_YET_SUPPORTED if name in self.model_fields_set]
 
 
 class CancelRequest(BaseModel):

@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from hitl import timeutil
-from hitl.domain.errors import Conflict, NotFound
-from hitl.domain.models import Approval, Channel, Decision, Outcome, PauseHead, PlanName, Policy, Status
+from hitl.domain.errors import Conflict, NotFound, Unprocessable
+from hitl.domain.models import Approval, Channel, Decision, Outcome, PauseHead, PlanName, Policy, PolicyFloor, Status
 
 TERMINAL: frozenset[Status] = frozenset({"approved", "rejected", "expired", "cancelled"})
 
@@ -70,6 +70,50 @@ def with_decision(
         changes["decidedAt"] = at
         changes["decision"] = Decision(outcome=status, by=approver, channel=channel, comment=comment, at=at)
     return head.model_copy(update=changes)
+
+
+def policy_for(
+    approvers: list[str] | None,
+    required: int | None,
+    on_timeout: Literal["reject", "approve"] | None,
+    timeout_seconds: int,
+    confirmed: tuple[str, ...],
+    floor: PolicyFloor,
+) -> Policy:
+    """The pause's policy from what the agent asked, checked against the tenant's confirmed
+    approvers and the owners' floor.  An agent may always ask for more; never for less."""
+    named = confirmed if approvers is None else tuple(dict.fromkeys(a.strip().lower() for a in approvers))
+    unknown = sorted(set(named) - set(confirmed))
+    if unknown:
+        raise Unprocessable(
+            "Every approver must be a confirmed approver of this tenant.",
+            code="unknown_approver",
+            details={"approvers": unknown},
+        )
+    needed = required or 1
+    if needed > len(named):
+        raise Unprocessable(
+            f"requiredApprovals is {needed} but only {len(named)} approver(s) are named.",
+            code="validation_error",
+            details={"errors": [{"field": "requiredApprovals", "in": "body", "problem": "more than the approvers"}]},
+        )
+    violations = []
+    if needed < floor.minRequiredApprovals:
+        violations.append(f"requiredApprovals must be at least {floor.minRequiredApprovals}")
+    if on_timeout == "approve":
+        if not floor.allowAutoApprove:
+            violations.append("onTimeout 'approve' is not allowed for this tenant")
+        elif timeout_seconds < floor.minAutoApproveTimeoutSeconds:
+            violations.append(
+                f"onTimeout 'approve' needs timeoutSeconds of at least {floor.minAutoApproveTimeoutSeconds}"
+            )
+    if violations:
+        raise Unprocessable(
+            "The request asks for less than this tenant's policy floor: " + "; ".join(violations) + ".",
+            code="policy_violation",
+            details={"violations": violations, "floor": floor.to_json()},
+        )
+    return Policy(approvers=list(named), requiredApprovals=needed, onTimeout=on_timeout or "reject")
 
 
 def canonical_json(value: Any) -> str:

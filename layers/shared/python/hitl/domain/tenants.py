@@ -89,6 +89,32 @@ class TenantAdmin:
         self.store.set_plan(tenant.tenantId, plan)
         return {**tenant.to_json(), "plan": plan}
 
+    def set_policy(
+        self,
+        tenant_ref: str,
+        *,
+        allow_auto_approve: bool | None = None,
+        min_required_approvals: int | None = None,
+        min_auto_approve_timeout_seconds: int | None = None,
+    ) -> dict[str, Any]:
+        """Change the tenant's policy floor; what is not given stays as it is.  Warm functions
+        see it within a minute (they cache a key's tenant for at most 60 s)."""
+        tenant = self.tenant(tenant_ref)
+        changes: dict[str, Any] = {}
+        if allow_auto_approve is not None:
+            changes["allowAutoApprove"] = allow_auto_approve
+        if min_required_approvals is not None:
+            if min_required_approvals < 1:
+                raise Unprocessable("The minimum of required approvals is at least 1.")
+            changes["minRequiredApprovals"] = min_required_approvals
+        if min_auto_approve_timeout_seconds is not None:
+            if min_auto_approve_timeout_seconds < 0:
+                raise Unprocessable("The minimum timeout for auto-approval cannot be negative.")
+            changes["minAutoApproveTimeoutSeconds"] = min_auto_approve_timeout_seconds
+        floor = tenant.floor.model_copy(update=changes)
+        self.store.set_floor(tenant.tenantId, floor.to_json())
+        return {"tenantId": tenant.tenantId, "name": tenant.name, "floor": floor.to_json()}
+
     def describe(self, tenant_ref: str) -> dict[str, Any]:
         tenant = self.tenant(tenant_ref)
         month = timeutil.month_key(timeutil.now())
