@@ -207,7 +207,7 @@ def run(options: Options) -> None:
     print(
         f"\nA long-poll cancelled by another request answers {percentile(to_answer, 50):.0f} ms (p50; max "
         f"{max(to_answer):.0f}) after the cancel is sent; the cancel itself takes {percentile(cancels, 50):.0f} ms "
-        f"(p50); n={len(delays)}; the wait re-reads the head every 100 ms in its first 2 s."
+        f"(p50); n={len(delays)}; the wait re-reads the head every 100 ms in its first 10 s, then every 200 ms."
     )
 
 

@@ -19,7 +19,9 @@ from hitl import wiring
 from hitl.observability import logger, metrics, tracer
 from hitl.runtime import email_queue, notifier, services
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# a batch whose every record failed is reported like any other (no Lambda error, no traceback):
+# the event source mapping retries exactly the failed records
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 EMAIL = next(s for s in wiring.SUBSCRIPTIONS if s.name == "email")
 #: seconds before the n-th retry: 10 s, 40 s, 90 s, 160 s, 250 s …
 RETRY_DELAY_S = 10

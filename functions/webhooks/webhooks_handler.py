@@ -14,7 +14,9 @@ from hitl.observability import logger, metrics, tracer
 from hitl.runtime import deliveries_queue, webhooks
 from hitl.webhooks.service import Dropped, RetryLater
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# a batch whose every record failed is reported like any other (no Lambda error, no traceback):
+# the event source mapping retries exactly the failed records
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def handle(record: SQSRecord) -> None:

@@ -13,20 +13,11 @@ from hitl.settings import Settings
 from infra.capabilities import mail
 from infra.capabilities.events import VISIBILITY_TIMEOUT_FACTOR
 from infra.capabilities.mail import MailSettings
+from tests.infra.iam import actions, resources
 
 SES_ACTIONS = {"ses:SendEmail", "ses:SendRawEmail"}
 EMAIL = "email"
 NOTIFY = "notify"
-
-
-def _actions(statement: dict[str, Any]) -> set[str]:
-    action = statement["Action"]
-    return {action} if isinstance(action, str) else set(action)
-
-
-def _resources(statement: dict[str, Any]) -> list[Any]:
-    resource = statement["Resource"]
-    return resource if isinstance(resource, list) else [resource]
 
 
 def _ses_arn(resource_type: str, logical_id: str) -> dict[str, Any]:
@@ -52,7 +43,7 @@ def _statements_with(synthesized, function_name: str, prefix: str) -> list[dict[
     return [
         statement
         for statement in synthesized.role_statements(function_name)
-        if any(action.startswith(prefix) for action in _actions(statement))
+        if any(action.startswith(prefix) for action in actions(statement))
     ]
 
 
@@ -60,8 +51,8 @@ def _queues_sendable_by(synthesized, function_name: str) -> list[Any]:
     return [
         resource
         for statement in synthesized.role_statements(function_name)
-        if "sqs:SendMessage" in _actions(statement)
-        for resource in _resources(statement)
+        if "sqs:SendMessage" in actions(statement)
+        for resource in resources(statement)
     ]
 
 
@@ -154,11 +145,11 @@ def test_the_notifier_may_send_email_only_as_the_identity_with_the_configuration
 
     (statement,) = _statements_with(synthesized, wiring.NOTIFIER.name, "ses:")
     assert statement["Effect"] == "Allow"
-    assert _actions(statement) == SES_ACTIONS
+    assert actions(statement) == SES_ACTIONS
     assert "Condition" not in statement
-    resources = _resources(statement)
-    assert "*" not in resources
-    assert sorted(map(str, resources)) == sorted(
+    granted = resources(statement)
+    assert "*" not in granted
+    assert sorted(map(str, granted)) == sorted(
         map(str, [_ses_arn("identity", identity_id), _ses_arn("configuration-set", configuration_set_id)])
     )
 

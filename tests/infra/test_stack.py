@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from hitl import wiring
 from infra import layer_build
 from infra.capabilities import mail
 from infra.lambda_defaults import RUNTIME, construct_name
+from tests.infra.iam import actions, resources
 
 TABLE_READ_ACTIONS = {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"}
 TABLE_WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
-
-
-def _actions(statement: dict[str, Any]) -> set[str]:
-    action = statement["Action"]
-    return {action} if isinstance(action, str) else set(action)
-
-
-def _resources(statement: dict[str, Any]) -> list[Any]:
-    resource = statement["Resource"]
-    return resource if isinstance(resource, list) else [resource]
 
 
 # --- the table ------------------------------------------------------------------------
@@ -147,11 +136,11 @@ def test_table_access_is_exactly_what_the_function_needs_and_only_on_our_table(s
     table_arn = {"Fn::GetAtt": [synthesized.table_id, "Arn"]}
     allowed = [table_arn, {"Fn::Join": ["", [table_arn, "/index/*"]]}]
 
-    dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in _actions(s))]
-    granted = set().union(*(_actions(s) for s in dynamodb)) if dynamodb else set()
+    dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in actions(s))]
+    granted = set().union(*(actions(s) for s in dynamodb)) if dynamodb else set()
     for statement in dynamodb:
         assert statement["Effect"] == "Allow"
-        assert all(resource in allowed for resource in _resources(statement)), statement
+        assert all(resource in allowed for resource in resources(statement)), statement
     assert (granted >= TABLE_READ_ACTIONS) == (wiring.TABLE_READ in spec.needs)
     assert bool(TABLE_WRITE_ACTIONS & granted) == (wiring.TABLE_WRITE in spec.needs)
 
@@ -160,11 +149,11 @@ def test_table_access_is_exactly_what_the_function_needs_and_only_on_our_table(s
 def test_put_events_only_for_functions_that_need_it_and_only_on_our_bus(synthesized, spec):
     statements = synthesized.role_statements(spec.name)
 
-    put = [s for s in statements if "events:PutEvents" in _actions(s)]
+    put = [s for s in statements if "events:PutEvents" in actions(s)]
     if wiring.BUS_PUT in spec.needs:
         assert put
         for statement in put:
-            assert _resources(statement) == [{"Fn::GetAtt": [synthesized.bus_id, "Arn"]}]
+            assert resources(statement) == [{"Fn::GetAtt": [synthesized.bus_id, "Arn"]}]
     else:
         assert put == []
 
@@ -176,9 +165,9 @@ def test_the_wait_function_cannot_put_events():
 @pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
 def test_no_statement_of_ours_uses_a_star_resource(synthesized, spec):
     for statement in synthesized.role_statements(spec.name):
-        if "*" in _resources(statement):
+        if "*" in resources(statement):
             # X-Ray has no resource-level permissions: CDK's tracing grant is the one exception
-            assert _actions(statement) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, statement
+            assert actions(statement) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, statement
 
 
 # --- the HTTP API ------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 from hitl import wiring
 from infra.app import build_app
 from infra.capabilities.events import VISIBILITY_TIMEOUT_FACTOR
+from tests.infra.iam import actions, resources
 
 SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
 SEND_ACTIONS = {"sqs:SendMessage"}
@@ -27,29 +28,19 @@ def subs(with_subscriptions):
     return with_subscriptions
 
 
-def _actions(statement: dict[str, Any]) -> set[str]:
-    action = statement["Action"]
-    return {action} if isinstance(action, str) else set(action)
-
-
-def _resources(statement: dict[str, Any]) -> list[Any]:
-    resource = statement["Resource"]
-    return resource if isinstance(resource, list) else [resource]
-
-
 def _rule_of(synthesized, subscription: wiring.Subscription) -> dict[str, Any]:
     queue_arn = {"Fn::GetAtt": [synthesized.queue_id(subscription.name), "Arn"]}
     (rule,) = (rule for rule in synthesized.subscription_rules().values() if rule["Targets"][0]["Arn"] == queue_arn)
     return rule
 
 
-def _queue_ids_with(synthesized, function_name: str, actions: set[str]) -> set[str]:
-    """The queues on which the function's role allows all of ``actions``."""
+def _queue_ids_with(synthesized, function_name: str, wanted: set[str]) -> set[str]:
+    """The queues on which the function's role allows all of ``wanted`` actions."""
     return {
         resource["Fn::GetAtt"][0]
         for statement in synthesized.role_statements(function_name)
-        if actions <= _actions(statement)
-        for resource in _resources(statement)
+        if wanted <= actions(statement)
+        for resource in resources(statement)
         if isinstance(resource, dict) and "Fn::GetAtt" in resource
     }
 

@@ -15,6 +15,7 @@ from hitl.webhooks.models import MAX_ATTEMPTS, RETRY_SCHEDULE_S
 from infra.app import build_app
 from infra.capabilities.events import VISIBILITY_TIMEOUT_FACTOR
 from infra.capabilities.functions import KMS_ACTIONS
+from tests.infra.iam import actions, resources
 
 WEBHOOKS = "webhooks"
 DELIVERIES = "deliveries"
@@ -24,16 +25,6 @@ SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
 SQS_MAX_VISIBILITY_S = 12 * 3600
 #: SQS's default message retention (the queues keep it): every retry must happen before
 SQS_DEFAULT_RETENTION_S = 4 * 86400
-
-
-def _actions(statement: dict[str, Any]) -> set[str]:
-    action = statement["Action"]
-    return {action} if isinstance(action, str) else set(action)
-
-
-def _resources(statement: dict[str, Any]) -> list[Any]:
-    resource = statement["Resource"]
-    return resource if isinstance(resource, list) else [resource]
 
 
 def _subscription(name: str) -> wiring.Subscription:
@@ -81,14 +72,14 @@ def test_the_key_policy_delegates_to_iam_and_names_no_function(synthesized, key_
 
 @pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
 def test_only_functions_that_need_the_key_may_use_it_and_only_to_encrypt_and_decrypt(synthesized, key_id, spec):
-    kms = [s for s in synthesized.role_statements(spec.name) if any(a.startswith("kms:") for a in _actions(s))]
+    kms = [s for s in synthesized.role_statements(spec.name) if any(a.startswith("kms:") for a in actions(s))]
 
     if wiring.KMS_USE in spec.needs:
         assert kms, spec.name
-        assert set().union(*(_actions(s) for s in kms)) == set(KMS_ACTIONS) == {"kms:Encrypt", "kms:Decrypt"}
+        assert set().union(*(actions(s) for s in kms)) == set(KMS_ACTIONS) == {"kms:Encrypt", "kms:Decrypt"}
         for statement in kms:
             assert statement["Effect"] == "Allow"
-            assert _resources(statement) == [{"Fn::GetAtt": [key_id, "Arn"]}]
+            assert resources(statement) == [{"Fn::GetAtt": [key_id, "Arn"]}]
     else:
         assert kms == [], spec.name
 
@@ -206,8 +197,8 @@ def test_the_api_and_the_deliverer_may_send_to_the_deliveries_queue_and_know_its
         sendable = [
             resource
             for statement in synthesized.role_statements(spec.name)
-            if "sqs:SendMessage" in _actions(statement)
-            for resource in _resources(statement)
+            if "sqs:SendMessage" in actions(statement)
+            for resource in resources(statement)
         ]
         expected = spec.name in {"api", WEBHOOKS}  # the API redrives (manual retry), the deliverer fans out
         assert ({"Fn::GetAtt": [queue_id, "Arn"]} in sendable) == expected, spec.name
