@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hitl import ids, timeutil
-from hitl.adapters.dynamo import DynamoStore
 from hitl.domain import rules
 from hitl.domain.errors import Conflict, NotFound, Unprocessable
 from hitl.domain.models import ApiKeyRecord, Approver, PlanName, Tenant
+
+if TYPE_CHECKING:  # the adapter is injected; the domain only names its type
+    from hitl.adapters.dynamo import DynamoStore
 
 
 @dataclass

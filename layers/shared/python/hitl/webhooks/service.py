@@ -13,10 +13,9 @@ import json
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hitl import ids, timeutil
-from hitl.adapters.webhook_store import WebhookStore
 from hitl.domain.errors import BadRequest, NotFound, Unprocessable
 from hitl.observability import logger
 from hitl.webhooks import signing, ssrf, transport
@@ -31,6 +30,9 @@ from hitl.webhooks.models import (
     message_id,
     retry_delay,
 )
+
+if TYPE_CHECKING:  # the adapter is injected; the domain only names its type
+    from hitl.adapters.webhook_store import WebhookStore
 
 CALLBACK = "callback"
 ROTATION_OVERLAP = timedelta(hours=24)
