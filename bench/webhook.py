@@ -17,14 +17,10 @@ from __future__ import annotations
 
 import json
 import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -33,69 +29,18 @@ from standardwebhooks.webhooks import Webhook
 from bench.common import Options, heading, percentile, table
 from bench.decision import Outbox, confirm, create
 from bench.latency import Client, LocalStack, StackFailed
+from hitl_local.receiver import Received, Receiver, receiver
 
 TARGET_P50_S = 1.0
 DELIVERY_TIMEOUT_S = 20
 WARM_UP = 3
 
 
-@dataclass
-class Arrival:
-    at: float  # perf_counter
-    wall: float  # time.time()
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Receiver:
-    url: str = ""
-    arrivals: list[Arrival] = field(default_factory=list)
-    arrived: threading.Condition = field(default_factory=threading.Condition)
-
-    def wait_for(self, count: int) -> Arrival:
-        with self.arrived:
-            if not self.arrived.wait_for(lambda: len(self.arrivals) >= count, DELIVERY_TIMEOUT_S):
-                raise StackFailed(f"no webhook delivery {count} within {DELIVERY_TIMEOUT_S} s")
-            return self.arrivals[count - 1]
-
-
-@contextmanager
-def receiver() -> Iterator[Receiver]:
-    """A receiver on 127.0.0.1 that notes when each delivery arrived and answers 200."""
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            arrival = Arrival(time.perf_counter(), time.time(), {k.lower(): v for k, v in self.headers.items()}, body)
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            with state.arrived:
-                state.arrivals.append(arrival)
-                state.arrived.notify_all()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @dataclass(frozen=True)
 class Sample:
     sent: float
     answered: float
-    arrival: Arrival
+    arrival: Received
     envelope: dict[str, Any]
 
     @property
@@ -110,13 +55,15 @@ class Sample:
 
 def decide_once(client: Client, outbox: Outbox, hook: Receiver, secret: str, origin: str, label: str) -> Sample:
     pause, _ = create(client, outbox, label)
-    count = len(hook.arrivals) + 1
+    count = len(hook.received) + 1
     sent = time.perf_counter()
     status = confirm(pause.approve_link, origin)
     answered = time.perf_counter()
     if status != 200:
         raise StackFailed(f"{pause.watch_id}: the form answered {status}")
-    arrival = hook.wait_for(count)
+    arrival = hook.wait_for(count, DELIVERY_TIMEOUT_S)
+    if arrival is None:
+        raise StackFailed(f"no webhook delivery {count} within {DELIVERY_TIMEOUT_S} s")
     envelope: dict[str, Any] = Webhook(secret).verify(arrival.body, arrival.headers)
     if envelope["data"]["watchId"] != pause.watch_id or envelope["type"] != "pause.approved":
         raise StackFailed(f"expected pause.approved of {pause.watch_id}, received {json.dumps(envelope)[:300]}")

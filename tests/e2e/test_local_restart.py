@@ -9,7 +9,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from hitl_local import state
-from tests.receiver import receiver
+from hitl_local.receiver import receiver
 
 pytestmark = pytest.mark.e2e
 

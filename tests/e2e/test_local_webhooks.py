@@ -29,6 +29,7 @@ from hitl import wiring
 from hitl.settings import Settings
 from hitl.webhooks.models import MAX_ATTEMPTS, RETRY_SCHEDULE_S, message_id, retry_delay
 from hitl_local import resources
+from hitl_local.receiver import Received, Receiver, receiver
 from hitl_local.server import (
     DEFAULT_WEBHOOK_RETRY_SCALE,
     WEBHOOK_RETRY_WINDOW_S,
@@ -37,7 +38,6 @@ from hitl_local.server import (
     parse_options,
 )
 from tests.e2e.conftest import Answer, Http, Stack
-from tests.receiver import Received, Receiver, receiver
 
 pytestmark = pytest.mark.e2e
 

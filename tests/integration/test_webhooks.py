@@ -13,7 +13,7 @@ from standardwebhooks.webhooks import Webhook
 from hitl import runtime, timeutil, wiring
 from hitl.webhooks import signing
 from hitl.webhooks.models import MAX_ATTEMPTS, message_id
-from tests.receiver import receiver
+from hitl_local.receiver import receiver
 
 
 @pytest.fixture

@@ -46,8 +46,8 @@ from hitl.timeutil import now
 from hitl.webhooks.models import RegisterWebhook
 from hitl.webhooks.service import WebhookService
 from hitl_local import apigw, resources
+from hitl_local.receiver import receiver
 from infra import layer_build
-from tests.receiver import receiver
 
 REPO = layer_build.REPO_ROOT
 RUNNER = Path(__file__).with_name("lambda_invoke.py")
