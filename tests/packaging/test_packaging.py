@@ -312,21 +312,6 @@ def look_alike_key() -> str:
 INVOKED = {"api", "wait", "sweeper", "notifier", "pages", "webhooks"}
 
 
-NOT_INVOKED = [pytest.param(spec, id=spec.name) for spec in wiring.FUNCTIONS if spec.name not in INVOKED] or [
-    pytest.param(None, marks=pytest.mark.skip(reason="every function has an invocation test below"))
-]
-
-
-@pytest.mark.parametrize("spec", NOT_INVOKED)
-def test_a_function_without_an_invocation_test_at_least_imports(
-    invoke: Invoke, dead_endpoint: str, spec: wiring.Function
-) -> None:
-    # Given a function of the wiring that no test below invokes yet
-    # When its handler module is imported in a bare Python 3.12 (no event)
-    # Then the import succeeds with only its asset, the layers and boto3 on the path, and no AWS call
-    assert invoke(spec, [], dead_endpoint) == []
-
-
 def test_every_function_of_the_wiring_is_invoked_here() -> None:
     new = sorted({spec.name for spec in wiring.FUNCTIONS} - INVOKED)
     assert not new, f"add a test here that invokes {new} with a sample event in a bare Python 3.12"
