@@ -126,10 +126,12 @@ def test_an_approver_opens_the_link_in_chromium_and_confirms(browser, stack):
         expect(article).to_have_count(1)
         article.scroll_into_view_if_needed()
         shot(page, "outbox.png", full_page=False)  # the outbox holds every email of the session
-        article.frame_locator("iframe").get_by_role("link", name="Approve", exact=True).click()
+        button = article.frame_locator("iframe").get_by_role("link", name="Approve", exact=True)
+        expect(button).to_have_attribute("href", approve_link)
+        with page.expect_navigation(url=approve_link, timeout=60_000):
+            button.click()
 
         # Then the confirmation page opens (JavaScript on), and waiting there decides nothing
-        page.wait_for_url(approve_link)
         expect(page.get_by_role("button", name="Confirm: Approve")).to_be_visible()
         expect(page.get_by_role("heading", level=1)).to_have_text(action)
         page.wait_for_timeout(2000)

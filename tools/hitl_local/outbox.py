@@ -69,7 +69,8 @@ def as_page(_: apigw.Request) -> apigw.HttpResponse:
             f"""<article>
 <h2>{markup.escape(email["subject"])}</h2>
 <p class="meta">to {markup.escape(", ".join(email["to"]))} · {markup.escape(email["sentAt"] or "")}</p>
-<iframe title="{markup.escape(email["subject"])}" sandbox="allow-top-navigation-by-user-activation allow-popups"
+<iframe loading="lazy" title="{markup.escape(email["subject"])}"
+ sandbox="allow-top-navigation-by-user-activation allow-popups"
  srcdoc="{markup.escape(document, quote=True)}"></iframe>
 <details><summary>Plain text and links</summary><pre>{markup.escape(email["text"])}</pre><ul>{links}</ul></details>
 </article>"""
