@@ -126,7 +126,7 @@ def test_an_approver_opens_the_link_in_chromium_and_confirms(browser, stack):
         expect(article).to_have_count(1)
         article.scroll_into_view_if_needed()
         shot(page, "outbox.png", full_page=False)  # the outbox holds every email of the session
-        button = article.frame_locator("iframe").get_by_role("link", name="Approve", exact=True)
+        button = article.get_by_role("link", name="Approve", exact=True)
         expect(button).to_have_attribute("href", approve_link)
         with page.expect_navigation(url=approve_link, timeout=60_000):
             button.click()

@@ -18,6 +18,7 @@ from hitl_local import apigw
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 LINK = re.compile(r"https?://[^\s\"'<>]+")
+BODY = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL | re.IGNORECASE)
 
 
 #: parsed emails by SES message id: each is parsed once
@@ -63,15 +64,16 @@ def as_json(_: apigw.Request) -> apigw.HttpResponse:
 def as_page(_: apigw.Request) -> apigw.HttpResponse:
     items = []
     for email in emails():
-        document = email["html"].replace("<head>", '<head><base target="_top">', 1) if email["html"] else ""
+        # the email's own body, inline (its styles are inline, as email HTML's are): its links are
+        # ordinary links of this page, clicked as a reader would
+        found = BODY.search(email["html"])
+        shown = found.group(1) if found else markup.escape(email["text"])
         links = "".join(f'<li><a href="{markup.escape(u)}">{markup.escape(u)}</a></li>' for u in email["links"])
         items.append(
             f"""<article>
 <h2>{markup.escape(email["subject"])}</h2>
 <p class="meta">to {markup.escape(", ".join(email["to"]))} · {markup.escape(email["sentAt"] or "")}</p>
-<iframe loading="lazy" title="{markup.escape(email["subject"])}"
- sandbox="allow-top-navigation-by-user-activation allow-popups"
- srcdoc="{markup.escape(document, quote=True)}"></iframe>
+<div class="email">{shown}</div>
 <details><summary>Plain text and links</summary><pre>{markup.escape(email["text"])}</pre><ul>{links}</ul></details>
 </article>"""
         )
@@ -81,7 +83,7 @@ def as_page(_: apigw.Request) -> apigw.HttpResponse:
 <style>body{{font:15px/1.5 system-ui,sans-serif;margin:0;background:#eef0f3}}
 main{{max-width:760px;margin:auto;padding:16px}}
 article{{background:#fff;border-radius:8px;padding:12px 16px;margin:0 0 16px}}h2{{font-size:17px;margin:4px 0}}
-.meta{{color:#57606a;margin:0 0 8px}}iframe{{width:100%;height:860px;border:1px solid #d0d7de;border-radius:6px}}
+.meta{{color:#57606a;margin:0 0 8px}}.email{{border:1px solid #d0d7de;border-radius:6px;overflow:hidden}}
 pre{{white-space:pre-wrap;overflow-wrap:anywhere}}</style></head>
 <body><main><h1>Local outbox</h1><p class="meta">Every email the local stack sent, newest first.
 As JSON: <a href="/_local/outbox.json">/_local/outbox.json</a></p>{body}</main></body></html>"""
