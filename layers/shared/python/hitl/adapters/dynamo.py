@@ -131,6 +131,13 @@ class DynamoStore:
         item = answer.get("Item")
         return from_item(item) if item else None
 
+    def _delete(self, pk: str, sk: str) -> bool:
+        """Delete one item; whether it was there."""
+        answer = self.client.delete_item(
+            TableName=self.table, Key=to_item({"pk": pk, "sk": sk}), ReturnValues="ALL_OLD"
+        )
+        return "Attributes" in answer
+
     def _put(self, values_: dict[str, Any]) -> None:
         self.client.put_item(TableName=self.table, Item=to_item(values_))
 
@@ -585,12 +592,7 @@ class DynamoStore:
         self._put({**approver.to_json(), "pk": f"T#{approver.tenantId}", "sk": f"APPROVER#{approver.email}"})
 
     def delete_approver(self, tenant_id: str, email: str) -> bool:
-        answer = self.client.delete_item(
-            TableName=self.table,
-            Key=to_item({"pk": f"T#{tenant_id}", "sk": f"APPROVER#{email}"}),
-            ReturnValues="ALL_OLD",
-        )
-        return "Attributes" in answer
+        return self._delete(f"T#{tenant_id}", f"APPROVER#{email}")
 
     def approvers(self, tenant_id: str) -> list[Approver]:
         page = self.query(

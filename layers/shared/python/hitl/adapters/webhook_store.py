@@ -90,12 +90,7 @@ class WebhookStore:
         return Endpoint.model_validate(from_item(answer["Attributes"]))
 
     def delete_endpoint(self, tenant_id: str, webhook_id: str) -> bool:
-        answer = self.client.delete_item(
-            TableName=self.table,
-            Key=to_item({"pk": f"T#{tenant_id}", "sk": f"WH#{webhook_id}"}),
-            ReturnValues="ALL_OLD",
-        )
-        return "Attributes" in answer
+        return self.base._delete(f"T#{tenant_id}", f"WH#{webhook_id}")
 
     # --- callback secrets ----------------------------------------------------------------
 
