@@ -16,7 +16,7 @@ from moto import mock_aws
 from hitl import runtime, wiring
 from hitl.adapters.dynamo import DynamoStore
 from hitl.domain.tenants import TenantAdmin
-from hitl_local import apigw, pollers, resources
+from hitl_local import apigw, moto_server, pollers, resources
 
 BASE_URL = "https://hitl.example.test"
 
@@ -100,7 +100,9 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws(config={"core": {"reset_boto3_session": False}}):
+    # DynamoDB is atomic per item; moto in-process is not across threads: serialize its calls
+    # exactly as the local stack does, so that race tests test our conditions, not moto
+    with mock_aws(config={"core": {"reset_boto3_session": False}}), moto_server.serialized_in_process_dynamodb():
         runtime.reset()
         session = boto3.session.Session(region_name="us-east-1")
         names = resources.create(session)
