@@ -35,6 +35,11 @@ class Cloud:
     def store(self) -> DynamoStore:
         return runtime.services().store
 
+    def items(self) -> list[dict[str, Any]]:
+        """Every item of the table, raw (tests only: no function scans)."""
+        pages = self.client("dynamodb").get_paginator("scan").paginate(TableName=self.names.table)
+        return [item for page in pages for item in page["Items"]]
+
     def events(self) -> list[dict[str, Any]]:
         """Every event the test-only rule collected so far, in order, each once."""
         sqs = self.client("sqs")
@@ -116,7 +121,7 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
 
 @pytest.fixture
 def admin(cloud: Cloud) -> TenantAdmin:
-    return TenantAdmin(cloud.store)
+    return TenantAdmin(cloud.store.tenants)
 
 
 @pytest.fixture

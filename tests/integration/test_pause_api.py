@@ -136,7 +136,7 @@ def test_created_and_cancelled_events_reach_the_bus(agent, cloud, tenant):
 
 def test_an_event_is_marked_sent_once_published(agent, cloud):
     created = create(agent)
-    stored = cloud.store.query(
+    stored = cloud.store.table.query(
         key_condition="pk = :pk AND begins_with(sk, :e)", pk=f"P#{created['watchId']}", e="E#"
     ).items
     assert len(stored) == 1

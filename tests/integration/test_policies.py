@@ -71,7 +71,7 @@ def test_auto_approve_is_refused_under_the_default_floor_and_works_once_allowed(
     assert shown["status"] == "approved"
     assert shown["decision"]["by"] == "timeout" and shown["decidedAt"] == shown["expiresAt"]
     assert runtime.services().pauses.sweep()["expired"] == 1
-    assert cloud.store.get_head(watch_id).status == "approved"
+    assert cloud.store.pauses.get_head(watch_id).status == "approved"
     assert [e["detail-type"] for e in cloud.events()][-1] == "pause.approved"
 
 

@@ -311,7 +311,7 @@ class LocalStack:
         warming = [thread for pool in self.pools.pools.values() for thread in pool.start_warm()]
 
         previous = state.read_config(state_dir)
-        tenant = state.ensure_local_tenant(TenantAdmin(self.store), options.approver_email, previous)
+        tenant = state.ensure_local_tenant(TenantAdmin(self.store.tenants), options.approver_email, previous)
 
         sqs = session.client("sqs")
         for subscription in wiring.SUBSCRIPTIONS:

@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from hitl import ids
 from hitl.adapters.dynamo import DynamoStore
+from hitl.adapters.tenant_repository import DynamoTenants
 from hitl.domain.models import PlanName
 from hitl.domain.tenants import TenantAdmin
 
@@ -126,7 +127,8 @@ def _decode(value: Any) -> Any:
 
 def dump(store: DynamoStore, state_dir: Path) -> int:
     """Write every item to ``dynamodb.json``; the number of items."""
-    items = [_encode(item) for item in store.scan_all()]
+    paginator = store.table.client.get_paginator("scan")  # the local snapshot only: no function scans
+    items = [_encode(item) for page in paginator.paginate(TableName=store.table.name) for item in page["Items"]]
     write_json(state_dir / DUMP_FILE, {"version": 1, "items": items})
     return len(items)
 
@@ -139,10 +141,10 @@ def restore(store: DynamoStore, state_dir: Path) -> int:
     items = [_decode(item) for item in saved["items"]]
     for start in range(0, len(items), BATCH):
         requests: dict[str, Any] = {
-            store.table: [{"PutRequest": {"Item": item}} for item in items[start : start + BATCH]]
+            store.table.name: [{"PutRequest": {"Item": item}} for item in items[start : start + BATCH]]
         }
         while requests:
-            answer = store.client.batch_write_item(RequestItems=requests)
+            answer = store.table.client.batch_write_item(RequestItems=requests)
             requests = answer.get("UnprocessedItems") or {}
     return len(items)
 
@@ -233,7 +235,7 @@ def ensure_local_tenant(admin: TenantAdmin, approver_email: str, previous: dict[
     return LocalTenant(tenant.tenantId, created_key["apiKey"], approver_email)
 
 
-def _works(store: DynamoStore, key: str, tenant_id: str) -> bool:
+def _works(store: DynamoTenants, key: str, tenant_id: str) -> bool:
     if not ids.is_well_formed_key(key):
         return False
     record = store.get_api_key(ids.sha256_hex(key))

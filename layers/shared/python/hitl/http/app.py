@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from hitl import wiring
 from hitl.domain import errors
-from hitl.domain.service import Principal
+from hitl.domain.auth import Principal
 from hitl.observability import logger
 from hitl.runtime import services
 
@@ -46,7 +46,7 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 
 def principal(router: Router | APIGatewayHttpResolver) -> Principal:
     found = services().auth.authenticate(router.current_event.headers.get("authorization"))
-    logger.append_keys(tenant_id=found.tenant.tenantId)
+    logger.append_keys(tenant_id=found.tenant_id)
     return found
 
 
