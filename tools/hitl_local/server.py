@@ -19,6 +19,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 import sys
@@ -159,7 +160,7 @@ class Front:
         log.info(
             "%s %s -> %d (%s, %d ms)",
             incoming.method,
-            path,
+            logged_path(incoming.method, path or "/"),
             answer.status,
             function,
             (time.monotonic() - started) * 1000,
@@ -194,6 +195,41 @@ class Front:
         return apigw.gateway_error(500, "Internal Server Error"), route.function
 
 
+# --- what the request log shows ------------------------------------------------------------
+
+#: a path segment shown as it is on an unknown path: a plain lower-case word (``api``, ``pause``,
+#: ``openapi.json``); anything else (a token, a key, an id) is shown as ``REDACTED``
+_PLAIN_SEGMENT = re.compile(r"^[a-z][a-z.-]{0,23}$")
+REDACTED = "{redacted}"
+#: a run of characters that could be a secret (link tokens, API keys, ``whsec_…``) in free text
+_SECRET_LIKE = re.compile(r"[A-Za-z0-9_-]{20,}")
+
+
+def logged_path(method: str, path: str) -> str:
+    """How the request log shows ``method path``: never a token or any other secret a path may carry.
+
+    A path of one of the wiring's routes is shown as the route's template (``/a/{token}/{choice}``,
+    as API Gateway's ``$context.routeKey``), whatever route is added later (sign-in links,
+    invitations); any other path keeps only the segments that are the literal words of some route
+    or plain words, every other segment redacted.  The local stack's own pages are shown as they are.
+    """
+    if path.startswith(LOCAL_PREFIX):
+        return path if _SECRET_LIKE.search(path) is None else LOCAL_PREFIX + REDACTED
+    route, _ = apigw.match_route(method, path)
+    if route.path != wiring.DEFAULT_ROUTE:
+        return route.path
+    literals = {part for known in wiring.ROUTES for part in known.path.split("/") if not part.startswith("{")}
+    shown = [
+        segment if segment in literals or _PLAIN_SEGMENT.match(segment) else REDACTED for segment in path.split("/")
+    ]
+    return "/".join(shown) or "/"
+
+
+def redacted_text(text: str) -> str:
+    """``text`` with every run that could be a secret replaced (free-form lines: werkzeug's errors)."""
+    return _SECRET_LIKE.sub(REDACTED, text)
+
+
 def to_wsgi(answer: apigw.HttpResponse) -> WsgiResponse:
     headers: list[tuple[str, str]] = []
     for name, value in answer.headers.items():
@@ -213,6 +249,10 @@ class _QuietHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
+
+    def log_error(self, format: str, *args: Any) -> None:
+        """werkzeug's own errors (a malformed request line) quote the request: redacted."""
+        log.warning("http: %s", redacted_text(format % args if args else format))
 
     def version_string(self) -> str:
         return "hitl-local"
