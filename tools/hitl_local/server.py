@@ -39,7 +39,7 @@ from hitl import wiring
 from hitl.adapters.dynamo import DynamoStore
 from hitl.domain.tenants import TenantAdmin
 from hitl.webhooks.models import RETRY_SCHEDULE_S
-from hitl_local import apigw, fast_transactions, outbox, resources, state
+from hitl_local import apigw, fast_queries, fast_transactions, outbox, resources, state
 from hitl_local.moto_server import FAKE_CREDENTIALS, REGION, MotoServer, export_kms_key, import_kms_key
 from hitl_local.pollers import MAPPING_CONCURRENCY, EventCollector, QueuePoller, ScheduleRunner
 from hitl_local.ses_simulator import MailboxSimulator
@@ -443,9 +443,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    # transactions in time that does not grow with the table; safe because this process's
-    # moto serializes every DynamoDB request (see fast_transactions)
+    # transactions and queries in time that does not grow with the table; safe because this
+    # process's moto serializes every DynamoDB request (see fast_transactions, fast_queries)
     fast_transactions.install()
+    fast_queries.install()
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
