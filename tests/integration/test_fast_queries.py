@@ -136,6 +136,44 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         ExpressionAttributeValues={":t": s("TP#t0"), ":pending": s("approved")},
         Limit=4,
     ),
+    "a GSI, between, backwards, a limit": q(
+        IndexName="byTenant",
+        KeyConditionExpression="gsi1pk = :t AND gsi1sk BETWEEN :a AND :b",
+        ExpressionAttributeValues={":t": s("TP#t1"), ":a": s("2026-12-01T10:04"), ":b": s("2026-12-01T10:25")},
+        ScanIndexForward=False,
+        Limit=2,
+    ),
+    "a GSI, begins_with, a limit that ends the run exactly": q(
+        IndexName="byTenant",
+        KeyConditionExpression="gsi1pk = :t AND begins_with(gsi1sk, :d)",
+        ExpressionAttributeValues={":t": s("TP#t1"), ":d": s("2026-12-01T10:1")},
+        Limit=3,
+    ),
+    "the sparse due index, up to a time, a limit": q(
+        IndexName="due",
+        KeyConditionExpression="duePk = :p AND dueSk < :u",
+        ExpressionAttributeValues={":p": s("EXP#1"), ":u": s("2026-12-03T00:00:00.000Z$")},
+        Limit=1,
+    ),
+    "the sparse due index, after a time, backwards": q(
+        IndexName="due",
+        KeyConditionExpression="duePk = :p AND dueSk > :u",
+        ExpressionAttributeValues={":p": s("EXP#3"), ":u": s("2026-12-02")},
+        ScanIndexForward=False,
+        Limit=1,
+    ),
+    "the table, greater than, a limit, backwards": q(
+        KeyConditionExpression="pk = :p AND sk >= :s",
+        ExpressionAttributeValues={":p": s("P#w_007"), ":s": s("B")},
+        ScanIndexForward=False,
+        Limit=1,
+    ),
+    "a GSI, a limit larger than the partition": q(
+        IndexName="byTenant",
+        KeyConditionExpression="gsi1pk = :t",
+        ExpressionAttributeValues={":t": s("TA#t2")},
+        Limit=1000,
+    ),
     "the lookup index (ALL)": q(
         IndexName="lookup", KeyConditionExpression="lookupPk = :k", ExpressionAttributeValues={":k": s("KEYID#6")}
     ),
