@@ -40,10 +40,10 @@ from hitl import wiring
 from hitl.adapters.dynamo import DynamoStore
 from hitl.domain.tenants import TenantAdmin
 from hitl.webhooks.models import RETRY_SCHEDULE_S
-from hitl_local import apigw, fast_transactions, outbox, resources, state
+from hitl_local import apigw, fast_queries, fast_transactions, outbox, resources, saved_messages, state
 from hitl_local.moto_server import FAKE_CREDENTIALS, REGION, MotoServer, export_kms_key, import_kms_key
 from hitl_local.pollers import MAPPING_CONCURRENCY, EventCollector, QueuePoller, ScheduleRunner
-from hitl_local.ses_simulator import MailboxSimulator
+from hitl_local.ses_simulator import MailboxSimulator, moto_sent_messages
 from hitl_local.workers import Invocation, Outcome, PoolClosed, Pools
 
 log = logging.getLogger("hitl_local")
@@ -280,6 +280,8 @@ class LocalStack:
         self.collectors: dict[str, EventCollector] = {}
         self.config: state.LocalConfig | None = None
         self.restored = 0
+        self.restored_messages = 0
+        self.restored_emails = 0
         self._keep_on_stop = False
         self.lock = state.StateLock(options.state_dir)
 
@@ -342,9 +344,14 @@ class LocalStack:
         self.names = resources.create(session, kept)
         if saved_key is None:
             state.save_kms_key(state_dir, export_kms_key(self.names.kms_key_id))
-        self.store = DynamoStore(session.client("dynamodb"), self.names.table)
-        self.restored = state.restore(self.store, state_dir)
-        self._keep_on_stop = True  # the table holds the saved state now: it may be saved again
+        dynamodb = session.client("dynamodb")
+        self.store = DynamoStore(dynamodb, self.names.table)
+        self.restored = state.restore(dynamodb, self.names.table, state_dir)
+        # the queues' messages and the outbox, before any poller or the SES simulator runs
+        saved_queues, saved_outbox = state.load_messages(state_dir)
+        self.restored_messages = saved_messages.import_queues(saved_queues)
+        self.restored_emails = saved_messages.import_outbox(saved_outbox)
+        self._keep_on_stop = True  # moto holds the saved state now: it may be saved again
 
         self.pools = Pools(wiring.FUNCTIONS, self.function_environment)
         self.front.pools = self.pools.pools
@@ -368,7 +375,15 @@ class LocalStack:
             period = float(os.environ.get(schedule.local_setting, schedule.local_default_s))
             self.loops.append(ScheduleRunner(schedule, self.pools[schedule.function], period))
         # moto reports no bounces: this puts SES's events for mail to its simulator addresses on the default bus
-        self.loops.append(MailboxSimulator(session.client("events"), self.names.configuration_set))
+        # (the emails of the outbox put back were reported on in their own run)
+        earlier_emails = self.restored_emails
+        self.loops.append(
+            MailboxSimulator(
+                session.client("events"),
+                self.names.configuration_set,
+                sent_messages=lambda: moto_sent_messages()[earlier_emails:],
+            )
+        )
 
         self.front.local_routes.update(
             {
@@ -424,12 +439,22 @@ class LocalStack:
             loop.join()
         done("pollers")
         saved = None
-        if self.store is not None and self._keep_on_stop:
+        if self.moto is not None and self.names is not None and self._keep_on_stop:
+            state_dir = self.options.state_dir
             try:
-                saved = state.dump(self.store, self.options.state_dir)
+                saved = state.dump(self.moto.session().client("dynamodb"), self.names.table, state_dir)
             except Exception:
-                log.exception("could not save the table to %s", self.options.state_dir / state.DUMP_FILE)
+                log.exception("could not save the table to %s", state_dir / state.DUMP_FILE)
             done("dump")
+            # every poller and batch has stopped: what is in the queues now stays there
+            pollers = [loop for loop in self.loops if isinstance(loop, QueuePoller)]
+            interrupted = set().union(*(poller.interrupted() for poller in pollers))
+            try:
+                queues = saved_messages.export_queues(interrupted)
+                state.save_messages(state_dir, queues, saved_messages.export_outbox())
+            except Exception:
+                log.exception("could not save the queues and the outbox to %s", state_dir)
+            done("messages")
         if self.moto is not None:
             self.moto.stop()
             done("moto")
@@ -483,9 +508,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    # transactions in time that does not grow with the table; safe because this process's
-    # moto serializes every DynamoDB request (see fast_transactions)
+    # transactions and queries in time that does not grow with the table; safe because this
+    # process's moto serializes every DynamoDB request (see fast_transactions, fast_queries)
     fast_transactions.install()
+    fast_queries.install()
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -502,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
         config = stack.start()
         if stack.restored:
             log.info("restored %d items from %s", stack.restored, options.state_dir / state.DUMP_FILE)
+        if stack.restored_messages or stack.restored_emails:
+            log.info("restored %d queued messages and %d emails", stack.restored_messages, stack.restored_emails)
         print(banner(config, options.state_dir), flush=True)
         while not stopping.wait(1):
             pass
