@@ -22,7 +22,7 @@ import pytest
 from tests.client import Client, over_http
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT_S = 40
+START_TIMEOUT_S = 90  # two stacks start at once under xdist, on a busy machine
 STOP_TIMEOUT_S = 20
 STACK_TAIL_LINES = 60
 

@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Answer, Http, Stack
+from tests.client import Answer
+from tests.e2e.conftest import Http, Stack
 
 pytestmark = pytest.mark.e2e
 

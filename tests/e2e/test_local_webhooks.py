@@ -35,7 +35,8 @@ from hitl_local.server import (
     Options,
     parse_options,
 )
-from tests.e2e.conftest import Answer, Http, Stack
+from tests.client import Answer
+from tests.e2e.conftest import Http, Stack
 
 pytestmark = pytest.mark.e2e
 
