@@ -22,7 +22,6 @@ from hitl_local.pollers import QueuePoller, ScheduleRunner
 from hitl_local.server import Front
 from hitl_local.workers import Invocation, Outcome, PoolClosed, WorkerPool, spec_for
 
-
 ECHO = """
 import json, os, time
 from pathlib import Path
