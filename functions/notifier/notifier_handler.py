@@ -16,60 +16,45 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hitl import wiring
+from hitl.domain.notify import GaveUp, RetryLater
 from hitl.observability import logger, metrics, tracer
-from hitl.runtime import email_queue, notifier, services
+from hitl.runtime import email_queue, notifier
 
 # a batch whose every record failed is reported like any other (no Lambda error, no traceback):
 # the event source mapping retries exactly the failed records
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-EMAIL = next(s for s in wiring.SUBSCRIPTIONS if s.name == "email")
-#: seconds before the n-th retry: 10 s, 40 s, 90 s, 160 s, 250 s …
-RETRY_DELAY_S = 10
 
 
 def handle(record: SQSRecord) -> None:
-    body: dict[str, Any] = record.json_body
-    if body.get("source") == wiring.SES_SOURCE:  # from the default bus: SES's word on an email
-        undeliverable(body)
+    """A record of the ``email`` work queue is one approver's email; the other queues carry bus
+    events: SES's word on an email (``aws.ses``, default bus) or a pause event to fan out."""
+    if email_queue().holds(record.event_source_arn):
+        send(record)
         return
-    if "detail-type" in body:  # from the bus: fan out
-        fanned = notifier().fan_out(body["detail"])
-        logger.info("fanned out", extra={"watch_id": body["detail"]["data"]["watchId"], "approvers": fanned})
-        return
-    attempt = int(record.attributes.approximate_receive_count)
-    try:
-        outcome = notifier().deliver(body)
-    except Exception:
-        logger.exception("email not sent", extra={"watch_id": body.get("watchId"), "attempt": attempt})
-        if attempt >= EMAIL.max_receive_count:
-            services().pauses.record_notification_failure(body["watchId"], body["to"])
+    envelope: dict[str, Any] = record.json_body
+    if envelope.get("source") == wiring.SES_SOURCE:
+        recorded = notifier().report_undeliverable(envelope.get("detail") or {})
+        if recorded is not None:
             metrics.add_metric(name="NotificationFailed", unit="Count", value=1)
-        else:
-            email_queue().delay(record.receipt_handle, RETRY_DELAY_S * attempt * attempt)
+            metrics.add_metric(name=f"Email{recorded.kind}", unit="Count", value=1)
+        return
+    fanned = notifier().fan_out(envelope["detail"])
+    logger.info("fanned out", extra={"watch_id": envelope["detail"]["data"]["watchId"], "approvers": fanned})
+
+
+def send(record: SQSRecord) -> None:
+    try:
+        outcome = notifier().attempt(record.json_body, int(record.attributes.approximate_receive_count))
+    except RetryLater as later:
+        email_queue().delay(record.receipt_handle, later.delay_s)
+        raise
+    except GaveUp:
+        metrics.add_metric(name="NotificationFailed", unit="Count", value=1)
         raise
     if outcome.status == "busy":
         raise RuntimeError("another attempt is sending this email; retry later")
     if outcome.status == "sent":
         metrics.add_metric(name="EmailSent", unit="Count", value=1)
-
-
-def undeliverable(event: dict[str, Any]) -> None:
-    found = notifier().undeliverable(event.get("detail") or {})
-    if found is None:
-        return
-    recorded = services().pauses.record_notification_failure(found.watch_id, found.to)
-    logger.info(
-        "approval email undeliverable",
-        extra={
-            "watch_id": found.watch_id,
-            "ses_event": found.kind,
-            "ses_message_id": found.message_id,
-            "recorded": recorded,
-        },
-    )
-    if recorded:
-        metrics.add_metric(name="NotificationFailed", unit="Count", value=1)
-        metrics.add_metric(name=f"Email{found.kind}", unit="Count", value=1)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -21,7 +21,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 def handle(record: SQSRecord) -> None:
     body: dict[str, Any] = record.json_body
-    if "detail-type" in body:  # from the bus: fan out
+    if not deliveries_queue().holds(record.event_source_arn):  # a pause event from the bus: fan out
         webhooks().fan_out(body["detail"])
         return
     attempt = int(record.attributes.approximate_receive_count)

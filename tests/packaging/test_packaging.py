@@ -438,7 +438,7 @@ def test_notifier_sends_an_approval_email_against_aws_apis(invoke: Invoke, moto_
         "attributes": {"ApproximateReceiveCount": "1"},
         "messageAttributes": {},
         "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:email",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:" + names.queues["email"].rsplit("/", 1)[-1],
         "awsRegion": REGION,
     }
     from moto.ses.models import ses_backends  # the moto server runs in this process
@@ -480,7 +480,7 @@ def test_webhooks_function_delivers_a_signed_webhook_against_aws_apis(invoke: In
             "attributes": {"ApproximateReceiveCount": "1"},
             "messageAttributes": {},
             "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:deliveries",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:" + names.queues["deliveries"].rsplit("/", 1)[-1],
             "awsRegion": REGION,
         }
         settings = {wiring.ENV_KMS_KEY: names.kms_key_id, wiring.ENV_WEBHOOK_LOOPBACK: "true"}

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from hitl import wiring
 from hitl.adapters import aws
 from hitl.adapters.dynamo import DynamoStore
 from hitl.adapters.events import EventBridgePublisher
@@ -53,6 +54,8 @@ def notifier() -> Notifier:
         email_queue(),
         settings.base_url,
         settings.sender,
+        record_failure=services().pauses.record_notification_failure,
+        max_attempts=wiring.subscription("email").max_receive_count,
     )
 
 

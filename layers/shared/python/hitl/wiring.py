@@ -422,5 +422,12 @@ def function(name: str) -> Function:
     raise KeyError(name)
 
 
+def subscription(name: str) -> Subscription:
+    for candidate in SUBSCRIPTIONS:
+        if candidate.name == name:
+            return candidate
+    raise KeyError(name)
+
+
 def deployed_subscriptions() -> tuple[Subscription, ...]:
     return tuple(s for s in SUBSCRIPTIONS if not s.test_only)

@@ -43,6 +43,11 @@ class SqsWorkQueue:
                 logger.warning("work items not queued", extra={"failed": answer["Failed"]})
                 raise RuntimeError(f"{len(answer['Failed'])} work items could not be queued")
 
+    def holds(self, source_arn: str) -> bool:
+        """Whether an SQS record whose ``eventSourceARN`` is ``source_arn`` came from this queue
+        (an ARN and a URL both end with the queue's name)."""
+        return source_arn.rsplit(":", 1)[-1] == self.url.rstrip("/").rsplit("/", 1)[-1]
+
     def delay(self, receipt_handle: str, seconds: int) -> None:
         """Retry later: the message comes back after ``seconds`` (growing retry delays)."""
         self.client.change_message_visibility(

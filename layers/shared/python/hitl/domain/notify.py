@@ -11,6 +11,7 @@ reports as bounced, complained about or rejected (``undeliverable`` reads SES's 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -32,6 +33,9 @@ class WorkQueue(Protocol):
     def send(self, messages: list[dict[str, Any]]) -> None: ...
 
 
+#: seconds before the n-th retry of a failed send: 10 s, 40 s, 90 s, 160 s, 250 s …
+RETRY_DELAY_S = 10
+
 #: How long a sent email's message id is remembered: bounces come within minutes, complaints
 #: may take days.
 SENT_MESSAGE_KEEP_S = 30 * 86400
@@ -43,6 +47,18 @@ UNDELIVERABLE = {
     "Complaint": ("complaint", "complainedRecipients"),
     "Reject": ("reject", None),
 }
+
+
+class RetryLater(Exception):
+    """The send failed; the work item should come back after ``delay_s``."""
+
+    def __init__(self, delay_s: int) -> None:
+        super().__init__(f"retry in {delay_s} s")
+        self.delay_s = delay_s
+
+
+class GaveUp(Exception):
+    """The send failed on its last attempt: the failure is on the pause; dead-letter the item."""
 
 
 @dataclass
@@ -69,7 +85,13 @@ class Notifier:
         queue: WorkQueue,
         base_url: str,
         sender: str,
+        *,
+        record_failure: Callable[[str, str], bool],
+        max_attempts: int,
     ) -> None:
+        #: puts a failed notification on its pause (``PauseService.record_notification_failure``)
+        self.record_failure = record_failure
+        self.max_attempts = max_attempts
         self.pauses = pauses
         self.tokens = tokens
         self.mailer = mailer
@@ -91,6 +113,18 @@ class Notifier:
         if messages:
             self.queue.send(messages)
         return len(messages)
+
+    def attempt(self, work: dict[str, Any], attempt: int) -> Outcome:
+        """Attempt ``attempt`` of one approver's email: a failure is retried later with growing
+        delays (``RetryLater``); the last one is recorded on the pause (``GaveUp``)."""
+        try:
+            return self.deliver(work)
+        except Exception as error:
+            logger.exception("email not sent", extra={"watch_id": work.get("watchId"), "attempt": attempt})
+            if attempt >= self.max_attempts:
+                self.record_failure(work["watchId"], work["to"])
+                raise GaveUp(f"no email to an approver of {work.get('watchId')} after {attempt} attempts") from error
+            raise RetryLater(RETRY_DELAY_S * attempt * attempt) from error
 
     def deliver(self, work: dict[str, Any]) -> Outcome:
         """Send one approver's email (raises to have the message retried)."""
@@ -144,6 +178,19 @@ class Notifier:
             self.tokens.put_sent_message(message_id, sent, timeutil.epoch(timeutil.now()), SENT_MESSAGE_KEEP_S)
         except Exception:
             logger.exception("could not remember the SES message id", extra={"watch_id": watch_id})
+
+    def report_undeliverable(self, detail: dict[str, Any]) -> Undeliverable | None:
+        """Record on its pause an approval email SES reports as not read (once per approver);
+        what it was, when it was ours and newly recorded."""
+        found = self.undeliverable(detail)
+        if found is None:
+            return None
+        recorded = self.record_failure(found.watch_id, found.to)
+        logger.info(
+            "approval email undeliverable",
+            extra={"watch_id": found.watch_id, "ses_event": found.kind, "ses_message_id": found.message_id},
+        )
+        return found if recorded else None
 
     def undeliverable(self, detail: dict[str, Any]) -> Undeliverable | None:
         """The approval email an SES event (``detail`` of its EventBridge event) reports as bounced,
