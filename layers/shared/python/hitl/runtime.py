@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from hitl import wiring
 from hitl.adapters import aws
 from hitl.adapters.dynamo import DynamoStore
 from hitl.adapters.events import EventBridgePublisher
@@ -43,7 +44,7 @@ def notifier() -> Notifier:
 
     settings = get_settings()
     if not settings.email_queue_url:
-        raise RuntimeError("QUEUE_URL_EMAIL is not set: the notifier needs its work queue")
+        raise RuntimeError(f"{wiring.queue_url_env('email')} is not set: the notifier needs its work queue")
     return Notifier(
         services().store,
         SesMailer(aws.sesv2(), settings.sender, settings.ses_configuration_set),
@@ -70,7 +71,7 @@ def webhooks() -> WebhookService:
 
     settings = get_settings()
     if not settings.kms_key_id:
-        raise RuntimeError("HITL_KMS_KEY_ID is not set: webhook secrets need the service's KMS key")
+        raise RuntimeError(f"{wiring.ENV_KMS_KEY} is not set: webhook secrets need the service's KMS key")
     return WebhookService(
         WebhookStore(services().store),
         KmsCrypto(aws.kms(), settings.kms_key_id),
