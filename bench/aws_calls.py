@@ -221,7 +221,10 @@ def measure() -> list[tuple[str, list[Call], list[Call]]]:
     rows: list[tuple[str, list[Call], list[Call]]] = []
     session = boto3.session.Session(region_name=REGION)
     names = resources.create(session)
-    set_environment(wiring.function_environment(names.table, names.bus, BASE_URL))
+    deployment = wiring.Deployment(
+        names.table, names.bus, BASE_URL, names.queues, kms_key_id=names.kms_key_id, log_level="WARNING"
+    )
+    set_environment(wiring.shared_environment(deployment))
     runtime.reset()
     tenant = TenantAdmin(runtime.services().store.tenants).create_tenant("bench", "starter", ["approver@example.com"])
     bench.key = tenant["apiKey"]

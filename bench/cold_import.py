@@ -130,7 +130,9 @@ def deps_layer() -> Path:
 
 def environment(folder: Path, condition: Condition) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "POWERTOOLS_", "AWS_", "LAMBDA_"))}
-    env.update(wiring.function_environment("bench", "bench", "https://bench.example"))
+    queues = {subscription.name: "" for subscription in wiring.SUBSCRIPTIONS}
+    deployment = wiring.Deployment("bench", "bench", "https://bench.example", queues, kms_key_id="bench")
+    env.update(wiring.shared_environment(deployment))
     env.update(
         AWS_DEFAULT_REGION="us-east-1",
         AWS_REGION="us-east-1",

@@ -111,11 +111,11 @@ def handler_module(function: wiring.Function) -> ModuleType:
 def quiet_powertools_environment() -> dict[str, str]:
     """Powertools as in tests: no tracing daemon, no metric lines on stdout, warnings only."""
     return {
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-        "POWERTOOLS_SERVICE_NAME": wiring.SERVICE_NAME,
-        "POWERTOOLS_METRICS_NAMESPACE": "HITL",
+        wiring.ENV_TRACE_DISABLED: "true",
+        wiring.ENV_METRICS_DISABLED: "true",
+        wiring.ENV_LOG_LEVEL: "WARNING",
+        wiring.ENV_SERVICE: wiring.SERVICE_NAME,
+        wiring.ENV_METRICS_NAMESPACE: wiring.METRICS_NAMESPACE,
     }
 
 

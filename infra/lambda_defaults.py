@@ -26,8 +26,6 @@ ASSET_EXCLUDES = ["**/__pycache__", "*.pyc"]
 UNUSED_BUNDLING_IMAGE = f"public.ecr.aws/sam/build-python{layer_build.PYTHON_VERSION}"
 #: Carries ``layer_build.recipe_fingerprint()`` into the assets' hashes (the bundlers ignore it).
 RECIPE_VARIABLE = "HITL_BUNDLING_RECIPE"
-#: Powertools' own level, in step with the JSON log format's application log level.
-DEFAULT_ENVIRONMENT = {"POWERTOOLS_LOG_LEVEL": "INFO"}
 
 
 def construct_name(name: str) -> str:
@@ -89,7 +87,9 @@ def hitl_function(
         memory_size=spec.memory_mb,
         timeout=cdk.Duration.seconds(spec.timeout_s),
         reserved_concurrent_executions=spec.reserved_concurrency,
-        environment={**environment, **DEFAULT_ENVIRONMENT},
+        # the whole environment comes from the wiring (``hitl.wiring.function_environment``); Powertools'
+        # level (INFO) is in step with the JSON log format's application log level below
+        environment=dict(environment),
         logging_format=lambda_.LoggingFormat.JSON,
         application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
         system_log_level_v2=lambda_.SystemLogLevel.INFO,

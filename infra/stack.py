@@ -36,12 +36,13 @@ class HitlStack(cdk.Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         data = Data(self, "Data")
-        events = Events(self, "Events")
+        sends_email = any(wiring.SES_SEND in spec.needs for spec in wiring.FUNCTIONS)
+        mail_resources = Mail(self, "Mail", settings=mail or MailSettings()) if sends_email else None
+        # the rules of SES's events match only the mail sent with the stack's configuration set
+        events = Events(self, "Events", mail=mail_resources)
         layers = Layers(self, "Layers")
         # The API exists before the functions, which get its URL; its routes come after them.
         api = Api(self, "Api")
-        sends_email = any(wiring.SES_SEND in spec.needs for spec in wiring.FUNCTIONS)
-        mail_resources = Mail(self, "Mail", settings=mail or MailSettings()) if sends_email else None
         uses_kms = any(wiring.KMS_USE in spec.needs for spec in wiring.FUNCTIONS)
         secrets = Secrets(self, "Secrets") if uses_kms else None
         # Queues (and rules) before the functions, which get the URLs of the work queues they send to;

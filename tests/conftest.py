@@ -111,10 +111,11 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
         runtime.reset()
         session = boto3.session.Session(region_name="us-east-1")
         names = resources.create(session)
-        work_queues = {q: names.queues[q] for f in wiring.FUNCTIONS for q in wiring.work_queues_of(f)}
-        for name, value in wiring.function_environment(names.table, names.bus, BASE_URL, work_queues).items():
+        deployment = wiring.Deployment(
+            names.table, names.bus, BASE_URL, names.queues, kms_key_id=names.kms_key_id, log_level="WARNING"
+        )
+        for name, value in wiring.shared_environment(deployment).items():
             monkeypatch.setenv(name, value)
-        monkeypatch.setenv(wiring.ENV_KMS_KEY, names.kms_key_id)
         yield Cloud(session=session, names=names)
     runtime.reset()
 

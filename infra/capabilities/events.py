@@ -17,14 +17,12 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from hitl import wiring
-from infra.capabilities.mail import DEFAULT_BUS_NAME, Mail
+from infra.capabilities.mail import Mail
 from infra.lambda_defaults import construct_name
 from infra.nag import acknowledge
 
-#: SQS asks for a visibility timeout of at least 6x the consumer's timeout (retries within a batch).
-VISIBILITY_TIMEOUT_FACTOR = 6
-#: The visibility timeout of a queue nobody consumes through an event source mapping.
-UNCONSUMED_VISIBILITY_TIMEOUT = cdk.Duration.seconds(30)
+#: SQS asks for a visibility timeout of at least 6x the consumer's timeout (``wiring.visibility_timeout_s``).
+VISIBILITY_TIMEOUT_FACTOR = wiring.VISIBILITY_TIMEOUT_FACTOR
 DEAD_LETTER_RETENTION = cdk.Duration.days(14)
 #: How long and how often EventBridge retries delivering to a queue before its target DLQ.
 TARGET_MAX_EVENT_AGE = cdk.Duration.hours(24)
@@ -68,8 +66,10 @@ class Events(Construct):
     Queues come before functions so that a function can be given the URL of a work queue it sends
     to; the mappings come after, and neither the queues nor the rules depend on a function."""
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, mail: Mail | None = None) -> None:
         super().__init__(scope, construct_id)
+        #: the stack's mail (its configuration set narrows the rules of SES's events); None: no email
+        self.mail = mail
         self.bus = events.EventBus(self, "Bus", description="HITL domain events (source 'hitl')")
         self.subscriptions: list[SubscriptionResources] = []
         self._default_bus: events.IEventBus | None = None
@@ -78,22 +78,20 @@ class Events(Construct):
     def default_bus(self) -> events.IEventBus:
         """The account's default bus (not a resource of the stack), where AWS services report."""
         if self._default_bus is None:
-            self._default_bus = events.EventBus.from_event_bus_name(self, "DefaultBus", DEFAULT_BUS_NAME)
+            self._default_bus = events.EventBus.from_event_bus_name(self, "DefaultBus", wiring.DEFAULT_BUS_NAME)
         return self._default_bus
 
     def subscribe(
         self, subscriptions: Iterable[wiring.Subscription], *, ses_configuration_set: str | None = None
     ) -> list[SubscriptionResources]:
         """``ses_configuration_set`` narrows the rules of SES's events to the mail sent with it; by
-        default, the configuration set of the stack's ``Mail`` (if it has one)."""
-        configuration_set = ses_configuration_set or self._stack_configuration_set()
+        default, the configuration set of the ``Mail`` this construct was given (if any)."""
+        configuration_set = ses_configuration_set or (
+            self.mail.configuration_set.configuration_set_name if self.mail is not None else None
+        )
         created = [self._subscribe(subscription, configuration_set) for subscription in subscriptions]
         self.subscriptions.extend(created)
         return created
-
-    def _stack_configuration_set(self) -> str | None:
-        mails = [c for c in cdk.Stack.of(self).node.find_all() if isinstance(c, Mail)]
-        return mails[0].configuration_set.configuration_set_name if len(mails) == 1 else None
 
     def consume(self, functions: Mapping[str, lambda_.Function]) -> None:
         """Each subscription's function reads its queue, reporting the messages it failed."""
@@ -128,10 +126,7 @@ class Events(Construct):
     def _subscribe(self, subscription: wiring.Subscription, configuration_set: str | None) -> SubscriptionResources:
         if subscription.test_only:
             raise ValueError(f"test-only subscription {subscription.name!r} must not be deployed")
-        visibility = UNCONSUMED_VISIBILITY_TIMEOUT
-        if subscription.function is not None:
-            consumer_timeout_s = wiring.function(subscription.function).timeout_s
-            visibility = cdk.Duration.seconds(VISIBILITY_TIMEOUT_FACTOR * consumer_timeout_s)
+        visibility = cdk.Duration.seconds(wiring.visibility_timeout_s(subscription))
         scope = Construct(self, construct_name(subscription.name))
 
         dead_letters = _queue(scope, "DeadLetterQueue", retention_period=DEAD_LETTER_RETENTION)

@@ -20,8 +20,6 @@ from infra.nag import acknowledge
 KNOWN_NEEDS = frozenset({wiring.BUS_PUT, wiring.SES_SEND, wiring.KMS_USE}) | wiring.table_access(*wiring.TABLE_ACTIONS)
 #: the only action of ours that reads an index (GetItem and the writes name the table's own key)
 INDEX_ACTIONS = frozenset({wiring.QUERY})
-#: what only the local stack and tests may set: a deployed function never gets them
-LOCAL_ONLY_SETTINGS = frozenset({wiring.ENV_WEBHOOK_LOOPBACK, wiring.ENV_WEBHOOK_RETRY_SCALE})
 #: what ``kms:use`` allows: exactly the two calls of ``hitl.adapters.webhook_store.KmsCrypto``
 KMS_ACTIONS = ("kms:Encrypt", "kms:Decrypt")
 #: ``queue:send:<name>``: the prefix of the needs that name a work queue (``wiring.sends_to``).
@@ -53,18 +51,18 @@ class Functions(Construct):
         for spec in specs:
             _check_needs(spec, work_queues, mail, kms_key)
             sends_to = {name: work_queues[name] for name in wiring.work_queues_of(spec)}
-            environment = wiring.function_environment(
-                table.table_name,
-                bus.event_bus_name,
-                public_base_url,
-                {name: queue.queue_url for name, queue in sends_to.items()},
+            deployment = wiring.Deployment(
+                table=table.table_name,
+                bus=bus.event_bus_name,
+                public_base_url=public_base_url,
+                queue_urls={name: queue.queue_url for name, queue in sends_to.items()},
+                sender=mail.settings.sender if mail is not None else None,
+                ses_configuration_set=mail.configuration_set.configuration_set_name if mail is not None else None,
+                kms_key_id=kms_key.key_arn if kms_key is not None else None,
             )
-            if mail is not None and wiring.SES_SEND in spec.needs:
-                environment.update(mail.environment)
-            if kms_key is not None and wiring.KMS_USE in spec.needs:
-                environment[wiring.ENV_KMS_KEY] = kms_key.key_arn
-            if LOCAL_ONLY_SETTINGS & set(environment):
-                raise ValueError(f"function {spec.name!r}: {sorted(LOCAL_ONLY_SETTINGS)} are never deployed")
+            environment = wiring.function_environment(spec, deployment)
+            if wiring.LOCAL_ONLY_SETTINGS & set(environment):
+                raise ValueError(f"function {spec.name!r}: {sorted(wiring.LOCAL_ONLY_SETTINGS)} are never deployed")
             function = hitl_function(self, spec, layers=layers, environment=environment)
             _grant(function, spec, table=table, table_index_arn=table_index_arn, bus=bus)
             for queue in sends_to.values():

@@ -26,14 +26,9 @@ from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_ses as ses
 from constructs import Construct, Node
 
-DEFAULT_SENDER_DOMAIN = "example.com"
-DEFAULT_SENDER_LOCAL_PART = "approvals"
-#: The display name of the From header: ``HITL <approvals@example.com>``.
-SENDER_DISPLAY_NAME = "HITL"
+from hitl import wiring
 
-#: The settings the functions read (``hitl.settings.Settings``: ``sender``, ``ses_configuration_set``).
-ENV_SENDER = "HITL_SENDER"
-ENV_CONFIGURATION_SET = "SES_CONFIGURATION_SET"
+DEFAULT_SENDER_DOMAIN = "example.com"
 
 #: SES v2 ``SendEmail`` with ``Content.Raw`` is authorized as either action, depending on the content.
 SEND_ACTIONS = ("ses:SendEmail", "ses:SendRawEmail")
@@ -46,8 +41,6 @@ FEEDBACK_EVENTS = (
     ses.EmailSendingEvent.DELIVERY_DELAY,
 )
 
-#: SES delivers configuration-set events only to the account's default bus.
-DEFAULT_BUS_NAME = "default"
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
@@ -98,12 +91,12 @@ class MailSettings:
 
     @property
     def address(self) -> str:
-        return self.sender_address or f"{DEFAULT_SENDER_LOCAL_PART}@{self.sender_domain}"
+        return self.sender_address or f"{wiring.SENDER_LOCAL_PART}@{self.sender_domain}"
 
     @property
     def sender(self) -> str:
         """The From header's value: ``HITL <approvals@example.com>``."""
-        return f"{SENDER_DISPLAY_NAME} <{self.address}>"
+        return wiring.sender(self.address)
 
     @property
     def zone_name(self) -> str:
@@ -111,7 +104,8 @@ class MailSettings:
 
 
 class Mail(Construct):
-    """The SES identity and configuration set; ``grant_send`` and ``environment`` for the senders."""
+    """The SES identity and configuration set (the senders' environment names both: ``hitl.wiring``),
+    and ``grant_send``; SES reports delivery problems to the account's default bus only."""
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: MailSettings) -> None:
         super().__init__(scope, construct_id)
@@ -124,7 +118,7 @@ class Mail(Construct):
             # a bounced or complaining address is not mailed again (a send to it reports a bounce)
             suppression_reasons=ses.SuppressionReasons.BOUNCES_AND_COMPLAINTS,
         )
-        default_bus = events.EventBus.from_event_bus_name(self, "DefaultBus", DEFAULT_BUS_NAME)
+        default_bus = events.EventBus.from_event_bus_name(self, "DefaultBus", wiring.DEFAULT_BUS_NAME)
         self.configuration_set.add_event_destination(
             "ToDefaultBus",
             destination=ses.EventDestination.event_bus(default_bus),
@@ -165,14 +159,6 @@ class Mail(Construct):
     def dkim_records(self) -> list[ses.DkimRecord]:
         """The three Easy DKIM CNAME records (name → value) the domain's DNS must publish."""
         return list(self.identity.dkim_records)
-
-    @property
-    def environment(self) -> dict[str, str]:
-        """What a sending function reads: the From header and the configuration set to name."""
-        return {
-            ENV_SENDER: self.settings.sender,
-            ENV_CONFIGURATION_SET: self.configuration_set.configuration_set_name,
-        }
 
     def grant_send(self, grantee: iam.IGrantable) -> iam.Grant:
         """SES checks a send against the sender identity and the configuration set: exactly those two."""

@@ -13,6 +13,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from hitl import wiring
+
 
 class Secrets(Construct):
     def __init__(self, scope: Construct, construct_id: str) -> None:
@@ -20,7 +22,7 @@ class Secrets(Construct):
         self.key = kms.Key(
             self,
             "Key",
-            description="HITL: encrypts webhook endpoint secrets and callback secrets",
+            description=wiring.KMS_KEY_DESCRIPTION,
             enable_key_rotation=True,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )

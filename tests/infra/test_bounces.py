@@ -120,3 +120,26 @@ def test_the_default_bus_gets_only_the_bounces_rule_and_no_catch_all(synthesized
     assert not any("AllEvents" in key for key in synthesized.resources)
     # the default bus is the account's: the stack creates only its own bus
     assert len(synthesized.of_type("AWS::Events::EventBus")) == 1
+
+
+def test_the_events_construct_narrows_ses_rules_to_the_mail_it_is_given_not_one_it_finds():
+    """``Events`` is handed the stack's ``Mail``; a ``Mail`` elsewhere in the tree changes nothing."""
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from infra.capabilities.events import Events
+    from infra.capabilities.mail import Mail, MailSettings
+
+    def bounce_patterns(given: bool) -> list[dict[str, Any]]:
+        stack = cdk.Stack(cdk.App())
+        mail = Mail(stack, "Mail", settings=MailSettings())
+        events = Events(stack, "Events", mail=mail if given else None)
+        events.subscribe([_subscription()])
+        rules = Template.from_stack(stack).find_resources("AWS::Events::Rule")
+        return [rule["Properties"]["EventPattern"] for rule in rules.values()]
+
+    (narrowed,) = bounce_patterns(given=True)
+    (configuration_set,) = narrowed["detail"]["mail"]["tags"][wiring.SES_CONFIGURATION_SET_TAG]
+    assert "Ref" in configuration_set  # the given Mail's configuration set
+    (unnarrowed,) = bounce_patterns(given=False)
+    assert "detail" not in unnarrowed

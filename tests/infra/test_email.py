@@ -10,7 +10,6 @@ from aws_cdk import App
 
 from hitl import wiring
 from hitl.settings import Settings
-from infra.capabilities import mail
 from infra.capabilities.events import VISIBILITY_TIMEOUT_FACTOR
 from infra.capabilities.mail import MailSettings
 from tests.infra.iam import actions, resources
@@ -75,8 +74,8 @@ def test_the_wiring_has_the_email_loop():
 def test_the_mail_settings_are_the_ones_the_functions_read():
     aliases = {name: field.validation_alias for name, field in Settings.model_fields.items()}
 
-    assert aliases["sender"] == mail.ENV_SENDER == "HITL_SENDER"
-    assert aliases["ses_configuration_set"] == mail.ENV_CONFIGURATION_SET == "SES_CONFIGURATION_SET"
+    assert aliases["sender"] == wiring.ENV_SENDER == "HITL_SENDER"
+    assert aliases["ses_configuration_set"] == wiring.ENV_SES_CONFIGURATION_SET == "SES_CONFIGURATION_SET"
     assert aliases["email_queue_url"] == wiring.queue_url_env(EMAIL)
 
 

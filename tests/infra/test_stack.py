@@ -9,7 +9,6 @@ import pytest
 
 from hitl import wiring
 from infra import layer_build
-from infra.capabilities import mail
 from infra.lambda_defaults import RUNTIME, construct_name
 from tests.infra.iam import actions, resources
 
@@ -95,13 +94,31 @@ def test_each_function_gets_the_wiring_environment_naming_our_resources(synthesi
     variables = synthesized.environment(spec.name)
 
     work_queues = wiring.work_queues_of(spec)
-    expected_keys = set(wiring.function_environment("t", "b", "u", dict.fromkeys(work_queues, "q")))
-    expected_keys |= {"POWERTOOLS_LOG_LEVEL"}
+    expected_keys = {
+        "TABLE_NAME",
+        "EVENT_BUS_NAME",
+        "PUBLIC_BASE_URL",
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
+        "POWERTOOLS_LOG_LEVEL",
+        "POWERTOOLS_TRACER_CAPTURE_RESPONSE",
+        "POWERTOOLS_TRACER_CAPTURE_ERROR",
+    } | {wiring.queue_url_env(queue) for queue in work_queues}
     if wiring.SES_SEND in spec.needs:
-        expected_keys |= {mail.ENV_SENDER, mail.ENV_CONFIGURATION_SET}
+        expected_keys |= {"HITL_SENDER", "SES_CONFIGURATION_SET"}
     if wiring.KMS_USE in spec.needs:
-        expected_keys |= {wiring.ENV_KMS_KEY}
+        expected_keys |= {"HITL_KMS_KEY_ID"}
     assert set(variables) == expected_keys
+    # exactly what the wiring builds for it, the one place a function's environment is assembled
+    assert set(variables) == set(
+        wiring.function_environment(
+            spec,
+            wiring.Deployment(
+                "t", "b", "u", dict.fromkeys(work_queues, "q"), sender="s", ses_configuration_set="c", kms_key_id="k"
+            ),
+        )
+    )
+    assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == variables["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false"
     assert variables[wiring.ENV_TABLE] == {"Ref": synthesized.table_id}
     assert variables[wiring.ENV_BUS] == {"Ref": synthesized.bus_id}
     # the API's own URL (https://{id}.execute-api.{region}.{suffix}), no trailing slash

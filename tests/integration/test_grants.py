@@ -65,7 +65,7 @@ def calls(cloud, monkeypatch) -> Iterator[Calls]:
         monkeypatch.setattr(module, "lambda_handler", _as_function(spec.name, module.lambda_handler, recorded))
     monkeypatch.setenv(wiring.ENV_WEBHOOK_LOOPBACK, "true")
     monkeypatch.setenv(wiring.ENV_WEBHOOK_RETRY_SCALE, "0")
-    monkeypatch.setenv("SES_CONFIGURATION_SET", cloud.names.configuration_set)
+    monkeypatch.setenv(wiring.ENV_SES_CONFIGURATION_SET, cloud.names.configuration_set)
     runtime.reset()
     yield recorded
 

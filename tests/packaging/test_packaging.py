@@ -205,7 +205,14 @@ def lambda_environment(
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         "POWERTOOLS_LOG_LEVEL": "INFO",
         **wiring.function_environment(
-            table, bus, BASE_URL, {q: (queues or {}).get(q, "") for q in wiring.work_queues_of(spec)}
+            spec,
+            wiring.Deployment(
+                table,
+                bus,
+                BASE_URL,
+                {q: (queues or {}).get(q, "") for q in wiring.work_queues_of(spec)},
+                kms_key_id="packaging-test-key",
+            ),
         ),
         **(extra or {}),
     }

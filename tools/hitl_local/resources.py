@@ -15,10 +15,11 @@ import boto3
 
 from hitl import wiring
 
-SENDER_DOMAIN = "hitl.local"
+#: the names of the wiring, kept here for the local stack's modules that use them
+SENDER_DOMAIN = wiring.LOCAL_SENDER_DOMAIN
 #: The account's default bus, where SES puts what it reports (``bus="default"`` subscriptions).
-DEFAULT_BUS = "default"
-KMS_KEY_DESCRIPTION = "HITL: encrypts webhook endpoint secrets and callback secrets"
+DEFAULT_BUS = wiring.DEFAULT_BUS_NAME
+KMS_KEY_DESCRIPTION = wiring.KMS_KEY_DESCRIPTION
 
 
 @dataclass(frozen=True)
@@ -70,10 +71,11 @@ def bus_of(subscription: wiring.Subscription, names: Names) -> str:
     return names.bus if subscription.bus == "service" else DEFAULT_BUS
 
 
-def create(session: boto3.session.Session, names: Names | None = None, *, visibility_s: int = 30) -> Names:
+def create(session: boto3.session.Session, names: Names | None = None, *, visibility_s: int | None = None) -> Names:
     """Create (or find) the table, the bus, each subscription's rule -> queue (+ DLQ) (on the
     service's bus, or on the default bus for what AWS services report), and the SES identity and
-    configuration set."""
+    configuration set.  Each queue's visibility timeout is the deployed stack's
+    (``wiring.visibility_timeout_s``) unless ``visibility_s`` sets one for all."""
     names = names or Names()
     dynamodb = session.client("dynamodb")
     existing = dynamodb.list_tables()["TableNames"]
@@ -97,7 +99,9 @@ def create(session: boto3.session.Session, names: Names | None = None, *, visibi
         url = sqs.create_queue(
             QueueName=base,
             Attributes={
-                "VisibilityTimeout": str(visibility_s),
+                "VisibilityTimeout": str(
+                    visibility_s if visibility_s is not None else wiring.visibility_timeout_s(subscription)
+                ),
                 "RedrivePolicy": json.dumps(
                     {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": subscription.max_receive_count}
                 ),

@@ -51,8 +51,6 @@ log = logging.getLogger("hitl_local")
 #: API Gateway HTTP API's request payload limit
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 LOCAL_PREFIX = "/_local/"
-#: what a sending function reads (``hitl.settings``; the CDK stack sets it from its configuration set)
-ENV_SES_CONFIGURATION_SET = "SES_CONFIGURATION_SET"
 #: every retry of a webhook delivery within about this long of its first attempt (the schedule of
 #: ``hitl.webhooks.models``, ~8.6 hours in AWS, compressed): a developer sees them all happen
 WEBHOOK_RETRY_WINDOW_S = 60
@@ -292,29 +290,27 @@ class LocalStack:
         return f"http://{host}:{self.http.server_port}"
 
     def function_environment(self, function: wiring.Function) -> dict[str, str]:
+        """The function's environment from the wiring (as in AWS, plus the local-only settings), and
+        the AWS SDK's, pointed at moto."""
         assert self.moto is not None and self.names is not None
-        base_url = (self.options.public_base_url or self.api_url).rstrip("/")
-        queues = {name: self.names.queues[name] for name in wiring.work_queues_of(function)}
-        env = {
-            **wiring.function_environment(self.names.table, self.names.bus, base_url, queues),
+        deployment = wiring.Deployment(
+            table=self.names.table,
+            bus=self.names.bus,
+            public_base_url=(self.options.public_base_url or self.api_url).rstrip("/"),
+            queue_urls=self.names.queues,
+            # as in AWS, every email names the configuration set whose events SES reports
+            ses_configuration_set=self.names.configuration_set,
+            kms_key_id=self.names.kms_key_id,
+            log_level=self.options.log_level,
+        )
+        local = wiring.LocalSettings(webhook_retry_scale=self.options.webhook_retry_scale, metrics=self.options.metrics)
+        return {
+            **wiring.function_environment(function, deployment, local),
             **FAKE_CREDENTIALS,
             "AWS_ENDPOINT_URL": self.moto.url,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_REGION": REGION,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": self.options.log_level,
-            # the local stack only (never the CDK stack): webhooks to http://127.0.0.1, retried sooner
-            wiring.ENV_WEBHOOK_LOOPBACK: "true",
-            wiring.ENV_WEBHOOK_RETRY_SCALE: repr(self.options.webhook_retry_scale),
         }
-        if wiring.KMS_USE in function.needs:
-            env[wiring.ENV_KMS_KEY] = self.names.kms_key_id
-        if not self.options.metrics:
-            env["POWERTOOLS_METRICS_DISABLED"] = "true"
-        if wiring.SES_SEND in function.needs:
-            # as in AWS, every email names the configuration set whose events SES reports
-            env[ENV_SES_CONFIGURATION_SET] = self.names.configuration_set
-        return env
 
     def start(self) -> state.LocalConfig:
         options = self.options

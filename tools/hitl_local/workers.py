@@ -109,7 +109,7 @@ def _worker_main(conn: Connection, spec: WorkerSpec) -> None:  # pragma: no cove
     for name in spec.unset:
         os.environ.pop(name, None)
     os.environ.update(spec.environment)
-    if os.environ.get("POWERTOOLS_METRICS_DISABLED") == "true":
+    if os.environ.get(wiring.ENV_METRICS_DISABLED) == "true":
         # metrics are off on the local stack: a function that adds none is not news
         warnings.filterwarnings("ignore", message="No application metrics to publish")
     sys.path.insert(0, spec.asset_dir)

@@ -2,8 +2,10 @@
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-SERVICE = "hitl"
-NAMESPACE = "HITL"
+from hitl import wiring
+
+SERVICE = wiring.SERVICE_NAME
+NAMESPACE = wiring.METRICS_NAMESPACE
 
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)

@@ -45,7 +45,7 @@ def notifier() -> Notifier:
 
     settings = get_settings()
     if not settings.email_queue_url:
-        raise RuntimeError("QUEUE_URL_EMAIL is not set: the notifier needs its work queue")
+        raise RuntimeError(f"{wiring.queue_url_env('email')} is not set: the notifier needs its work queue")
     store = services().store
     return Notifier(
         store.pauses,
@@ -76,7 +76,7 @@ def webhooks() -> WebhookService:
 
     settings = get_settings()
     if not settings.kms_key_id:
-        raise RuntimeError("HITL_KMS_KEY_ID is not set: webhook secrets need the service's KMS key")
+        raise RuntimeError(f"{wiring.ENV_KMS_KEY} is not set: webhook secrets need the service's KMS key")
     return WebhookService(
         services().store.webhooks,
         KmsCrypto(aws.kms(), settings.kms_key_id),

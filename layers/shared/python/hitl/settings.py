@@ -1,5 +1,6 @@
 """Typed settings read from the environment, cached; ``get_settings.cache_clear()`` in tests.
 
+Every variable's name comes from ``hitl.wiring``, which also builds each function's environment.
 A plain pydantic model filled from ``os.environ`` (pydantic-settings cost 15–70 ms of every cold
 start for what is a dictionary lookup): each field comes from the variable its
 ``validation_alias`` names, else from the field's own name, matched case-insensitively, as
@@ -14,26 +15,28 @@ from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hitl import wiring
+
 
 class Settings(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    table_name: str = Field(validation_alias="TABLE_NAME")
-    event_bus_name: str = Field(validation_alias="EVENT_BUS_NAME")
-    public_base_url: str = Field(default="http://127.0.0.1:3000", validation_alias="PUBLIC_BASE_URL")
+    table_name: str = Field(validation_alias=wiring.ENV_TABLE)
+    event_bus_name: str = Field(validation_alias=wiring.ENV_BUS)
+    public_base_url: str = Field(default="http://127.0.0.1:3000", validation_alias=wiring.ENV_PUBLIC_BASE_URL)
     #: how long a warm function trusts a key lookup (a revocation takes effect within this)
-    key_cache_seconds: int = Field(default=60, validation_alias="HITL_KEY_CACHE_SECONDS")
+    key_cache_seconds: int = Field(default=60, validation_alias=wiring.ENV_KEY_CACHE_SECONDS)
     #: the From of approval emails: an address of an SES-verified identity
-    sender: str = Field(default="HITL <approvals@hitl.local>", validation_alias="HITL_SENDER")
-    ses_configuration_set: str | None = Field(default=None, validation_alias="SES_CONFIGURATION_SET")
-    email_queue_url: str | None = Field(default=None, validation_alias="QUEUE_URL_EMAIL")
-    deliveries_queue_url: str | None = Field(default=None, validation_alias="QUEUE_URL_DELIVERIES")
+    sender: str = Field(default=wiring.DEFAULT_SENDER, validation_alias=wiring.ENV_SENDER)
+    ses_configuration_set: str | None = Field(default=None, validation_alias=wiring.ENV_SES_CONFIGURATION_SET)
+    email_queue_url: str | None = Field(default=None, validation_alias=wiring.queue_url_env("email"))
+    deliveries_queue_url: str | None = Field(default=None, validation_alias=wiring.queue_url_env("deliveries"))
     #: the KMS key that encrypts webhook and callback secrets
-    kms_key_id: str | None = Field(default=None, validation_alias="HITL_KMS_KEY_ID")
+    kms_key_id: str | None = Field(default=None, validation_alias=wiring.ENV_KMS_KEY)
     #: only the local stack sets this: webhooks may then call http://127.0.0.1
-    webhook_allow_loopback: bool = Field(default=False, validation_alias="HITL_WEBHOOK_ALLOW_LOOPBACK")
+    webhook_allow_loopback: bool = Field(default=False, validation_alias=wiring.ENV_WEBHOOK_LOOPBACK)
     #: multiplies the webhook retry schedule (the local stack compresses it)
-    webhook_retry_scale: float = Field(default=1.0, ge=0, validation_alias="HITL_WEBHOOK_RETRY_SCALE")
+    webhook_retry_scale: float = Field(default=1.0, ge=0, validation_alias=wiring.ENV_WEBHOOK_RETRY_SCALE)
 
     @property
     def base_url(self) -> str:

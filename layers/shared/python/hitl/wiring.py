@@ -8,6 +8,7 @@ indexes.  Nothing here touches AWS; it is plain data.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -60,10 +61,6 @@ BUS_PUT = "bus:put"
 SES_SEND = "ses:send"
 #: encrypt and decrypt with the service's KMS key (webhook secrets); its id is in ENV_KMS_KEY
 KMS_USE = "kms:use"
-ENV_KMS_KEY = "HITL_KMS_KEY_ID"
-#: set only by the local stack and tests, never by the CDK stack
-ENV_WEBHOOK_LOOPBACK = "HITL_WEBHOOK_ALLOW_LOOPBACK"
-ENV_WEBHOOK_RETRY_SCALE = "HITL_WEBHOOK_RETRY_SCALE"
 
 
 def sends_to(queue: str) -> str:
@@ -382,31 +379,144 @@ LOOKUP = Index(name="lookup", pk="lookupPk", sk="lookupSk", projection="ALL")
 INDEXES: tuple[Index, ...] = (BY_TENANT, DUE, LOOKUP)
 DUE_SHARDS = 16
 
-# --- settings every function receives -------------------------------------------------
+# --- settings: every environment variable a function reads, named once ------------------------
 
 ENV_TABLE = "TABLE_NAME"
 ENV_BUS = "EVENT_BUS_NAME"
 ENV_PUBLIC_BASE_URL = "PUBLIC_BASE_URL"
+#: how long a warm function trusts a key lookup (seconds); unset: ``hitl.settings``' default
+ENV_KEY_CACHE_SECONDS = "HITL_KEY_CACHE_SECONDS"
+#: the From of approval emails, and the SES configuration set every email names (``ses:send``)
+ENV_SENDER = "HITL_SENDER"
+ENV_SES_CONFIGURATION_SET = "SES_CONFIGURATION_SET"
+#: the KMS key that encrypts webhook and callback secrets (``kms:use``)
+ENV_KMS_KEY = "HITL_KMS_KEY_ID"
+#: set only by the local stack and tests, never by the CDK stack
+ENV_WEBHOOK_LOOPBACK = "HITL_WEBHOOK_ALLOW_LOOPBACK"
+ENV_WEBHOOK_RETRY_SCALE = "HITL_WEBHOOK_RETRY_SCALE"
+LOCAL_ONLY_SETTINGS = frozenset({ENV_WEBHOOK_LOOPBACK, ENV_WEBHOOK_RETRY_SCALE})
+#: Powertools' own
 ENV_SERVICE = "POWERTOOLS_SERVICE_NAME"
 ENV_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+ENV_LOG_LEVEL = "POWERTOOLS_LOG_LEVEL"
+ENV_TRACE_DISABLED = "POWERTOOLS_TRACE_DISABLED"
+ENV_METRICS_DISABLED = "POWERTOOLS_METRICS_DISABLED"
+#: X-Ray never records a response or an error object (secrets, pause context): the default of any
+#: ``capture_method``/``capture_lambda_handler`` that does not say so itself
+ENV_TRACER_CAPTURE_RESPONSE = "POWERTOOLS_TRACER_CAPTURE_RESPONSE"
+ENV_TRACER_CAPTURE_ERROR = "POWERTOOLS_TRACER_CAPTURE_ERROR"
+
 SERVICE_NAME = "hitl"
+METRICS_NAMESPACE = "HITL"
+#: the account's default bus, where AWS services (SES) report; not a resource of the stack
+DEFAULT_BUS_NAME = "default"
+#: the description of the service's KMS key (the CDK stack's and the local stack's)
+KMS_KEY_DESCRIPTION = "HITL: encrypts webhook endpoint secrets and callback secrets"
+#: the From header's display name and default local part: ``HITL <approvals@example.com>``
+SENDER_DISPLAY_NAME = "HITL"
+SENDER_LOCAL_PART = "approvals"
+#: the domain the local stack and tests send from (an SES identity moto verifies)
+LOCAL_SENDER_DOMAIN = "hitl.local"
+
+
+def sender(address: str) -> str:
+    """The From header of approval emails sent from ``address``."""
+    return f"{SENDER_DISPLAY_NAME} <{address}>"
+
+
+DEFAULT_SENDER = sender(f"{SENDER_LOCAL_PART}@{LOCAL_SENDER_DOMAIN}")
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where one deployment's resources are: what a function's environment names.  In the CDK stack
+    the values are tokens (``table.table_name``, …); on the local stack and in tests, moto's names."""
+
+    table: str
+    bus: str
+    public_base_url: str
+    #: work queue (subscription) name -> URL, for the ``sends_to`` needs
+    queue_urls: Mapping[str, str] = field(default_factory=dict)
+    #: for ``ses:send``: the From header and the configuration set
+    sender: str | None = None
+    ses_configuration_set: str | None = None
+    #: for ``kms:use``
+    kms_key_id: str | None = None
+    log_level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    """What only the local stack and tests set: never a deployed function."""
+
+    #: multiplies the webhook retry schedule (1: AWS's own)
+    webhook_retry_scale: float = 1.0
+    #: webhooks may call http://127.0.0.1 (a receiver on this machine)
+    webhook_allow_loopback: bool = True
+    #: print each invocation's CloudWatch metrics (EMF)
+    metrics: bool = False
 
 
 def function_environment(
-    table_name: str, bus_name: str, public_base_url: str, queue_urls: dict[str, str] | None = None
+    function: Function, deployment: Deployment, local: LocalSettings | None = None
 ) -> dict[str, str]:
-    """The environment every function gets, in AWS and on the local stack alike; ``queue_urls``
-    (work queue name -> URL) become ``QUEUE_URL_<NAME>``."""
+    """The whole environment of ``function``: what the CDK stack deploys, what the local stack's
+    workers run with and what tests set, built here only.  A function gets the queue URLs, the
+    mail settings and the KMS key its ``needs`` name, and nothing else; ``local`` adds what only
+    the local stack sets (tracing off: no X-Ray daemon)."""
     environment = {
-        ENV_TABLE: table_name,
-        ENV_BUS: bus_name,
-        ENV_PUBLIC_BASE_URL: public_base_url,
+        ENV_TABLE: deployment.table,
+        ENV_BUS: deployment.bus,
+        ENV_PUBLIC_BASE_URL: deployment.public_base_url,
         ENV_SERVICE: SERVICE_NAME,
-        ENV_METRICS_NAMESPACE: "HITL",
+        ENV_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        ENV_LOG_LEVEL: deployment.log_level,
+        ENV_TRACER_CAPTURE_RESPONSE: "false",
+        ENV_TRACER_CAPTURE_ERROR: "false",
     }
-    for name, url in (queue_urls or {}).items():
-        environment[queue_url_env(name)] = url
+    for queue in work_queues_of(function):
+        if queue not in deployment.queue_urls:
+            raise ValueError(f"function {function.name!r} sends to queue {queue!r}, which has no URL")
+        environment[queue_url_env(queue)] = deployment.queue_urls[queue]
+    if SES_SEND in function.needs:
+        if deployment.sender is not None:
+            environment[ENV_SENDER] = deployment.sender
+        if deployment.ses_configuration_set is not None:
+            environment[ENV_SES_CONFIGURATION_SET] = deployment.ses_configuration_set
+    if KMS_USE in function.needs:
+        if not deployment.kms_key_id:
+            raise ValueError(f"function {function.name!r} uses the KMS key, which has no id")
+        environment[ENV_KMS_KEY] = deployment.kms_key_id
+    if local is not None:
+        environment[ENV_TRACE_DISABLED] = "true"
+        environment[ENV_WEBHOOK_LOOPBACK] = "true" if local.webhook_allow_loopback else "false"
+        environment[ENV_WEBHOOK_RETRY_SCALE] = repr(local.webhook_retry_scale)
+        if not local.metrics:
+            environment[ENV_METRICS_DISABLED] = "true"
     return environment
+
+
+def shared_environment(deployment: Deployment, local: LocalSettings | None = None) -> dict[str, str]:
+    """Every function's environment at once, for a process that runs them all (tests, the bench)."""
+    merged: dict[str, str] = {}
+    for candidate in FUNCTIONS:
+        merged.update(function_environment(candidate, deployment, local))
+    return merged
+
+
+# --- queues -------------------------------------------------------------------------------------
+
+#: SQS asks for a visibility timeout of at least 6x the consumer's timeout (retries within a batch).
+VISIBILITY_TIMEOUT_FACTOR = 6
+#: The visibility timeout of a queue nobody consumes through an event source mapping.
+UNCONSUMED_VISIBILITY_TIMEOUT_S = 30
+
+
+def visibility_timeout_s(subscription: Subscription) -> int:
+    """The visibility timeout of ``subscription``'s queue, in AWS and on the local stack alike."""
+    if subscription.function is None:
+        return UNCONSUMED_VISIBILITY_TIMEOUT_S
+    return VISIBILITY_TIMEOUT_FACTOR * function(subscription.function).timeout_s
 
 
 def work_queues_of(function: Function) -> tuple[str, ...]:
