@@ -15,7 +15,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from hitl import wiring
 from hitl_local import outbox, resources, saved_messages, state
+from hitl_local.pollers import QueuePoller
+from hitl_local.workers import Invocation, Outcome, PoolClosed
 
 REGION = "us-east-1"
 
@@ -187,3 +190,50 @@ def test_every_state_file_is_the_owners_only_whatever_the_umask(tmp_path):
     assert json.loads((state_dir / state.CONFIG_FILE).read_text()) == {"apiKey": "hitl_secret"}
     assert not leftover.exists()
     assert _mode(fresh) == 0o700  # a state directory made by the stack is its owner's only
+
+
+class _FakeSqs:
+    def __init__(self) -> None:
+        self.deleted: list[str] = []
+
+    def get_queue_attributes(self, **_: Any) -> dict[str, Any]:
+        return {"Attributes": {"QueueArn": "arn:aws:sqs:us-east-1:123456789012:work"}}
+
+    def delete_message_batch(self, Entries: list[dict[str, str]], **_: Any) -> None:
+        self.deleted += [entry["ReceiptHandle"] for entry in Entries]
+
+
+class _FakePool:
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+
+    def invoke(self, event: Any, until: float | None = None) -> Any:
+        if isinstance(self.answer, BaseException):
+            raise self.answer
+        return self.answer
+
+
+def _poller(pool: Any) -> Any:
+    subscription = next(s for s in wiring.SUBSCRIPTIONS if s.name == "deliveries")
+    return QueuePoller(_FakeSqs(), "http://sqs/work", subscription, pool)
+
+
+def _messages(*ids: str) -> list[dict[str, Any]]:
+    return [{"MessageId": i, "ReceiptHandle": f"rh-{i}", "Body": "{}"} for i in ids]
+
+
+def test_a_batch_the_stop_cuts_short_is_shown_again_at_once():
+    poller = _poller(_FakePool(PoolClosed("webhooks")))
+    poller.stop()
+    with pytest.raises(PoolClosed):
+        poller._invoke(_messages("a", "b"))
+    assert poller.interrupted() == {"a", "b"}
+
+
+def test_what_a_function_left_on_purpose_keeps_its_time():
+    # the function ran to its end and reported one record failed (it asked for a retry later)
+    poller = _poller(_FakePool(Invocation(Outcome.OK, result={"batchItemFailures": [{"itemIdentifier": "b"}]})))
+    poller.stop()
+    poller._invoke(_messages("a", "b"))
+    assert poller.interrupted() == set()
+    assert poller.sqs.deleted == ["rh-a"]
