@@ -95,6 +95,7 @@ class TenantAdmin:
             tenantId=tenant.tenantId, email=email, status="confirmed", createdAt=timeutil.iso(timeutil.now())
         )
         self.store.put_approver(approver)
+        self.listing.mark_listed(tenant)
         return approver.to_json()
 
     def remove_approver(self, tenant_ref: str, email: str, *, lower_floor: bool = False) -> dict[str, Any]:
@@ -119,8 +120,8 @@ class TenantAdmin:
                 )
             lowered = floor.model_copy(update={"minRequiredApprovals": max(left, 1)})
             self.store.set_floor(tenant.tenantId, lowered.to_json())
-            self.listing.mark_listed(tenant)
         self.store.delete_approver(tenant.tenantId, email)
+        self.listing.mark_listed(tenant)
         answer: dict[str, Any] = {"tenantId": tenant.tenantId, "removed": email, "approversLeft": left}
         if lowered is not None:
             answer["floor"] = lowered.to_json()
@@ -193,7 +194,7 @@ class TenantAdmin:
 
     def list_tenants(self, limit: int = LIST_LIMIT) -> dict[str, Any]:
         """Every listed tenant, oldest first (a tenant made before the listing existed appears once
-        it is next changed: any set-plan, set-policy or remove-approver)."""
+        it is next changed: set-plan, set-policy, add-approver, remove-approver)."""
         if limit < 1:
             raise Unprocessable("The limit is at least 1.")
         found, more = self.listing.tenants(limit=limit)
