@@ -61,6 +61,15 @@ def test_set_policy_accepts_a_floor_the_approvers_can_meet(admin_cli):
     assert status == 1 and "add approvers first" in error_of(err)["message"]
 
 
+def test_set_policy_refuses_an_auto_approve_timeout_longer_than_any_pause(admin_cli):
+    admin_cli("create-tenant", "slow", "--plan", "pro", "--approver", "s@x.test")
+    thirty_days = str(30 * 24 * 3600)
+    status, out, _ = admin_cli("set-policy", "slow", "--allow-auto-approve", "--min-auto-approve-timeout", thirty_days)
+    assert status == 0 and out["floor"]["minAutoApproveTimeoutSeconds"] == 30 * 24 * 3600
+    status, out, err = admin_cli("set-policy", "slow", "--min-auto-approve-timeout", str(30 * 24 * 3600 + 1))
+    assert status == 1 and out is None and error_of(err)["code"] == "floor_unmeetable"
+
+
 def test_removing_an_approver_the_floor_needs_is_refused_unless_the_floor_is_lowered(admin_cli):
     # Given a team of two whose floor needs both
     admin_cli("create-tenant", "duo", "--plan", "starter", "--approver", "a@x.test", "--approver", "b@x.test")

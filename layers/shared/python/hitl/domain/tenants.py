@@ -9,6 +9,7 @@ from hitl import ids, timeutil
 from hitl.domain import rules
 from hitl.domain.errors import Conflict, NotFound, Unprocessable
 from hitl.domain.models import ApiKeyRecord, Approver, PlanName, Tenant
+from hitl.domain.requests import MAX_TIMEOUT_S
 
 if TYPE_CHECKING:  # the adapter is injected; the domain only names its type
     from hitl.adapters.dynamo import DynamoStore
@@ -168,6 +169,12 @@ class TenantAdmin:
             changes["minAutoApproveTimeoutSeconds"] = min_auto_approve_timeout_seconds
         floor = tenant.floor.model_copy(update=changes)
         self._check_floor_meetable(tenant, floor.minRequiredApprovals)
+        if floor.allowAutoApprove and floor.minAutoApproveTimeoutSeconds > MAX_TIMEOUT_S:
+            raise Unprocessable(
+                f"Auto-approval needs a timeout of at least {floor.minAutoApproveTimeoutSeconds} s, longer than "
+                f"any pause may wait ({MAX_TIMEOUT_S} s): no create could use it.",
+                code="floor_unmeetable",
+            )
         self.store.set_floor(tenant.tenantId, floor.to_json())
         self.listing.mark_listed(tenant)
         return {"tenantId": tenant.tenantId, "name": tenant.name, "floor": floor.to_json()}
