@@ -105,10 +105,10 @@ class TenantAdmin:
         of approvals drops to what is left, and the answer says so."""
         tenant = self.tenant(tenant_ref)
         email = _normal_email(email)
-        confirmed = self._confirmed(tenant)
-        if email not in {a.email for a in self.store.approvers(tenant.tenantId)}:
+        present = self.store.approvers(tenant.tenantId)
+        if email not in {a.email for a in present}:
             raise NotFound(f"{email} is not an approver of {tenant.name}.")
-        left = len(confirmed - {email})
+        left = len({a.email for a in present if a.status == "confirmed"} - {email})
         floor = tenant.floor
         lowered = None
         if not _meetable(floor.minRequiredApprovals, left):
@@ -229,7 +229,7 @@ class TenantAdmin:
             how = "add approvers first"
         raise Unprocessable(
             f"A floor of {needed} approvals cannot be met: {tenant.name} has {_approvers(have)} "
-            f"and every create would fail ({how}).",
+            f"and every create would fail ({how}, or give --min-approvals {max(have, 1)}).",
             code="floor_unmeetable",
         )
 
