@@ -212,6 +212,14 @@ def test_without_local_json_it_says_so_in_one_line(tmp_path: Path, capsys):
     assert error_of(err)["code"] == "local_stack_down"
 
 
+def test_a_half_written_local_json_is_one_line(tmp_path: Path, capsys):
+    (tmp_path / "local.json").write_text('{"apiUrl": "http://127.0.0.1:3000", ')
+    status = cli.main(["--local", "--state-dir", str(tmp_path), "list-tenants"])
+    out, err = capsys.readouterr()
+    assert status == 1 and out == ""
+    assert error_of(err)["code"] == "local_stack_down"
+
+
 def test_without_aws_credentials_it_says_so_in_one_line(monkeypatch, tmp_path: Path, capsys):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)

@@ -119,14 +119,20 @@ def connect(args: argparse.Namespace) -> DynamoStore:
         config_path = Path(args.state_dir) / "local.json"
         if not config_path.exists():
             raise Unreachable("local_stack_down", f"{config_path} not found: start the local stack with `make dev`.")
-        config = json.loads(config_path.read_text())
+        try:
+            config = json.loads(config_path.read_text())
+            endpoint, table_name = config["awsEndpoint"], config["tableName"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise Unreachable(
+                "local_stack_down", f"{config_path} is unreadable ({error!r}): restart the local stack with `make dev`."
+            ) from error
         session = boto3.session.Session(
             aws_access_key_id="local",
             aws_secret_access_key="local",  # noqa: S106  moto accepts any credentials
             region_name="us-east-1",
         )
-        client = session.client("dynamodb", endpoint_url=config["awsEndpoint"], config=LOCAL_CLIENT)
-        return DynamoStore(client, config["tableName"])
+        client = session.client("dynamodb", endpoint_url=endpoint, config=LOCAL_CLIENT)
+        return DynamoStore(client, table_name)
     session = boto3.session.Session()
     table = args.table
     if args.stack:
@@ -145,6 +151,10 @@ def explain(error: Exception, args: argparse.Namespace) -> Unreachable:
             "local_stack_down",
             f"The local stack is not running (nothing answers at {getattr(error, 'kwargs', {}).get('endpoint_url')}"
             f" from {Path(args.state_dir) / 'local.json'}): start it with `make dev`.",
+        )
+    if args.local and not isinstance(error, ClientError):
+        return Unreachable(
+            "local_stack_down", f"The local stack does not answer ({' '.join(str(error).split())}): is `make dev` up?"
         )
     if isinstance(error, NoCredentialsError | PartialCredentialsError):
         return Unreachable(
