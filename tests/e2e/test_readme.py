@@ -61,7 +61,9 @@ def test_the_readme_walk_through_runs_as_written(tmp_path: Path):
     try:
         port = _free_port()
         script = "\n".join(block.replace(RECEIVER_PORT, port) for block in shell_blocks(README.read_text()))
-        (tmp_path / "readme.sh").write_text("set -euo pipefail\n" + script + "\nwait\n")
+        # (at the end, long-polls still waiting in the background are stopped, not waited for)
+        ending = "\njobs -p | xargs -r kill 2>/dev/null || true\nwait\n"
+        (tmp_path / "readme.sh").write_text("set -euo pipefail\n" + script + ending)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HITL_", "AWS_"))}
 
         # When every block runs, in order, as written
