@@ -60,3 +60,39 @@ def test_a_free_tenant_cannot_create_a_51st_pause_in_a_month(stack, agent):
     assert "Action 51" not in [item["action"] for item in listed["items"]]
     audit = free.get("/api/audit", query={"limit": 100}).json()["items"]
     assert len(audit) == 50
+
+
+def test_local_json_advertises_only_urls_that_answer_and_the_banner_shows_the_outbox(stack):
+    # Given the running stack's local.json
+    urls = {name: value for name, value in stack.config.items() if name.endswith("Url")}
+
+    # Then it names no dashboard (there is none yet), and every URL it names answers
+    assert "dashboardUrl" not in stack.config
+    assert {"apiUrl", "outboxUrl"} <= set(urls)
+    client = stack.http()
+    for name, url in urls.items():
+        if name != "apiUrl":
+            assert client.get(url).status == 200, name
+    # and the banner printed at start shows where the emails are
+    assert f"outbox            {stack.config['outboxUrl']}" in stack.output()
+
+
+def test_the_operator_lists_tenants_and_finds_a_lost_key_id_to_revoke(stack, agent):
+    # Given a tenant with a second key whose id nobody wrote down
+    tenant = stack.admin("create-tenant", "tenant-lost-key", "--plan", "starter", "--approver", "k@example.com")
+    assert tenant["name"] == "tenant-lost-key" and tenant["keyName"] == "default"
+    lost = stack.admin("create-key", "tenant-lost-key", "--name", "ci")
+    ci = agent.as_tenant(lost["apiKey"])
+    assert ci.get("/api/pause").status == 200
+
+    # When the operator lists the tenants and the tenant's keys
+    names = [t["name"] for t in stack.admin("list-tenants")["tenants"]]
+    keys = stack.admin("list-keys", "tenant-lost-key")["keys"]
+
+    # Then the tenant is there (with the local one), and its keys show ids and last 4, never a key
+    assert {"local", "tenant-lost-key"} <= set(names)
+    found = next(k for k in keys if k["name"] == "ci" and k["last4"] == lost["apiKey"][-4:])
+    assert lost["apiKey"] not in str(keys) and tenant["apiKey"] not in str(keys)
+    # and revoking by that id locks the key out
+    assert stack.admin("revoke-key", found["keyId"])["revoked"] is True
+    assert [k["revoked"] for k in stack.admin("list-keys", "tenant-lost-key")["keys"] if k["name"] == "ci"] == [True]

@@ -1,7 +1,8 @@
 """``hitl-admin``: manage tenants, approvers and API keys, on the local stack or a deployed one.
 
 Output is JSON on stdout; a new key appears once, in full, as ``apiKey``.  Errors go to
-stderr as ``{"error": {code, message}}`` with exit status 1 (2 for bad usage).
+stderr as one line ``{"error": {code, message}}`` with exit status 1 (2 for bad usage),
+also when the table cannot be reached (the local stack down, no AWS credentials).
 """
 
 from __future__ import annotations
@@ -14,12 +15,32 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+)
 
 from hitl.adapters.dynamo import DynamoStore
 from hitl.domain.errors import DomainError
-from hitl.domain.tenants import TenantAdmin
+from hitl.domain.tenants import LIST_LIMIT, TenantAdmin
 
 PLANS = ("free", "starter", "pro")
+#: The local stack answers at once or not at all: fail fast instead of botocore's retries.
+LOCAL_CLIENT = Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 1})
+
+
+class Unreachable(Exception):
+    """The table cannot be reached: a one-line explanation for stderr."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 def parser() -> argparse.ArgumentParser:
@@ -35,32 +56,49 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = top.add_subparsers(dest="command", required=True)
 
+    tenant_help = "tenant id or name"
     create = commands.add_parser("create-tenant", help="a tenant, its approvers (confirmed) and a first key")
-    create.add_argument("name")
-    create.add_argument("--plan", choices=PLANS, default="free")
-    create.add_argument("--approver", action="append", default=[], metavar="EMAIL")
+    create.add_argument("name", help="the tenant's name (unique)")
+    create.add_argument("--plan", choices=PLANS, default="free", help="default free")
+    create.add_argument("--approver", action="append", default=[], metavar="EMAIL", help="an approver (repeatable)")
+
+    listing = commands.add_parser("list-tenants", help="every tenant: id, name, created")
+    listing.add_argument("--limit", type=int, default=LIST_LIMIT, help=f"show at most this many (default {LIST_LIMIT})")
 
     key = commands.add_parser("create-key", help="a new API key, shown once")
-    key.add_argument("tenant", help="tenant id or name")
-    key.add_argument("--name", default="default")
+    key.add_argument("tenant", help=tenant_help)
+    key.add_argument("--name", default="default", help="what the key is for (default 'default')")
+
+    keys = commands.add_parser("list-keys", help="a tenant's keys: id, name, last 4 characters, use, revoked")
+    keys.add_argument("tenant", help=tenant_help)
 
     revoke = commands.add_parser("revoke-key", help="revoke a key by its id (key_…); effective within a minute")
-    revoke.add_argument("key_id")
+    revoke.add_argument("key_id", help="the key's id, key_… (list-keys shows it)")
 
     add = commands.add_parser("add-approver", help="add an approver, already confirmed")
-    add.add_argument("tenant")
-    add.add_argument("email")
+    add.add_argument("tenant", help=tenant_help)
+    add.add_argument("email", help="the approver's email address")
 
-    remove = commands.add_parser("remove-approver")
-    remove.add_argument("tenant")
-    remove.add_argument("email")
+    remove = commands.add_parser(
+        "remove-approver", help="remove an approver (refused if the policy floor could no longer be met)"
+    )
+    remove.add_argument("tenant", help=tenant_help)
+    remove.add_argument("email", help="the approver's email address")
+    remove.add_argument(
+        "--lower-floor",
+        action="store_true",
+        help="if the approvers left cannot meet the floor's minimum of approvals, lower it to what is left",
+    )
 
-    plan = commands.add_parser("set-plan")
-    plan.add_argument("tenant")
-    plan.add_argument("plan", choices=PLANS)
+    plan = commands.add_parser("set-plan", help="change the plan (refused if the approvers or floor exceed it)")
+    plan.add_argument("tenant", help=tenant_help)
+    plan.add_argument("plan", choices=PLANS, help="the new plan")
 
-    floor = commands.add_parser("set-policy", help="the tenant's policy floor, which agents cannot go below")
-    floor.add_argument("tenant")
+    floor = commands.add_parser(
+        "set-policy",
+        help="the policy floor agents cannot go below (refused if no create could meet it)",
+    )
+    floor.add_argument("tenant", help=tenant_help)
     auto = floor.add_mutually_exclusive_group()
     auto.add_argument(
         "--allow-auto-approve", dest="auto", action="store_true", default=None, help="allow onTimeout: approve"
@@ -72,7 +110,7 @@ def parser() -> argparse.ArgumentParser:
     )
 
     show = commands.add_parser("show-tenant", help="a tenant, its approvers and this month's usage")
-    show.add_argument("tenant")
+    show.add_argument("tenant", help=tenant_help)
     return top
 
 
@@ -80,15 +118,21 @@ def connect(args: argparse.Namespace) -> DynamoStore:
     if args.local:
         config_path = Path(args.state_dir) / "local.json"
         if not config_path.exists():
-            raise SystemExit(f"hitl-admin: {config_path} not found: start the local stack with `make dev` first")
-        config = json.loads(config_path.read_text())
+            raise Unreachable("local_stack_down", f"{config_path} not found: start the local stack with `make dev`.")
+        try:
+            config = json.loads(config_path.read_text())
+            endpoint, table_name = config["awsEndpoint"], config["tableName"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise Unreachable(
+                "local_stack_down", f"{config_path} is unreadable ({error!r}): restart the local stack with `make dev`."
+            ) from error
         session = boto3.session.Session(
             aws_access_key_id="local",
             aws_secret_access_key="local",  # noqa: S106  moto accepts any credentials
             region_name="us-east-1",
         )
-        client = session.client("dynamodb", endpoint_url=config["awsEndpoint"])
-        return DynamoStore(client, config["tableName"])
+        client = session.client("dynamodb", endpoint_url=endpoint, config=LOCAL_CLIENT)
+        return DynamoStore(client, table_name)
     session = boto3.session.Session()
     table = args.table
     if args.stack:
@@ -96,22 +140,51 @@ def connect(args: argparse.Namespace) -> DynamoStore:
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
         table = next((v for k, v in outputs.items() if k.startswith("TableName")), None)
         if not table:
-            raise SystemExit(f"hitl-admin: stack {args.stack} has no TableName output")
+            raise Unreachable("no_table", f"Stack {args.stack} has no TableName output.")
     return DynamoStore(session.client("dynamodb"), table)
+
+
+def explain(error: Exception, args: argparse.Namespace) -> Unreachable:
+    """A boto3/botocore failure as one line a person can act on."""
+    if args.local and isinstance(error, EndpointConnectionError | ConnectionError):
+        return Unreachable(
+            "local_stack_down",
+            f"The local stack is not running (nothing answers at {getattr(error, 'kwargs', {}).get('endpoint_url')}"
+            f" from {Path(args.state_dir) / 'local.json'}): start it with `make dev`.",
+        )
+    if args.local and not isinstance(error, ClientError):
+        return Unreachable(
+            "local_stack_down", f"The local stack does not answer ({' '.join(str(error).split())}): is `make dev` up?"
+        )
+    if isinstance(error, NoCredentialsError | PartialCredentialsError):
+        return Unreachable(
+            "no_credentials", "No AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID, or use --local."
+        )
+    if isinstance(error, NoRegionError):
+        return Unreachable("no_region", "No AWS region: set AWS_REGION or AWS_DEFAULT_REGION.")
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        code = details.get("Code", "ClientError")
+        return Unreachable("aws_error", f"AWS refused the call: {code}: {details.get('Message', '')}".rstrip(": "))
+    return Unreachable("aws_error", f"Cannot reach AWS: {' '.join(str(error).split())}")
 
 
 def run(args: argparse.Namespace, admin: TenantAdmin) -> dict[str, Any]:
     match args.command:
         case "create-tenant":
             return admin.create_tenant(args.name, args.plan, args.approver)
+        case "list-tenants":
+            return admin.list_tenants(args.limit)
         case "create-key":
             return admin.create_key(args.tenant, args.name)
+        case "list-keys":
+            return admin.list_keys(args.tenant)
         case "revoke-key":
             return admin.revoke_key(args.key_id)
         case "add-approver":
             return admin.add_approver(args.tenant, args.email)
         case "remove-approver":
-            return admin.remove_approver(args.tenant, args.email)
+            return admin.remove_approver(args.tenant, args.email, lower_floor=args.lower_floor)
         case "set-plan":
             return admin.set_plan(args.tenant, args.plan)
         case "set-policy":
@@ -128,10 +201,12 @@ def run(args: argparse.Namespace, admin: TenantAdmin) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    admin = TenantAdmin(connect(args).tenants)
     try:
-        result = run(args, admin)
-    except DomainError as error:
+        try:
+            result = run(args, TenantAdmin(connect(args).tenants))
+        except (BotoCoreError, ClientError, ConnectionError) as error:
+            raise explain(error, args) from error
+    except (DomainError, Unreachable) as error:
         print(json.dumps({"error": {"code": error.code, "message": error.message}}), file=sys.stderr)
         return 1
     print(json.dumps(result, indent=2))

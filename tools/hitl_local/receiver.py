@@ -97,7 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--secret", help="the endpoint's whsec_… secret, to verify each delivery")
     args = parser.parse_args(argv)
     with receiver(port=args.port) as hook:
-        print(f'listening on {hook.url}  (register it: POST /api/webhooks {{"url": "{hook.url}"}}); Ctrl-C stops')
+        print(
+            f'listening on {hook.url}  (register it: POST /api/webhooks {{"url": "{hook.url}"}}); Ctrl-C stops',
+            flush=True,
+        )
         seen = 0
         try:
             while True:
@@ -116,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                         verdict = f"signature REFUSED: {error}"
                 envelope = json.loads(delivery.body)
                 print(f"{delivery.headers.get('webhook-id')}  {envelope.get('type')}  {verdict}")
-                print(json.dumps(envelope, indent=2))
+                print(json.dumps(envelope, indent=2), flush=True)
         except KeyboardInterrupt:
             return 0
 

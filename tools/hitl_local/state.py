@@ -53,8 +53,7 @@ class LocalConfig:
     apiKey: str
     tenantId: str
     approverEmail: str
-    outboxUrl: str
-    dashboardUrl: str
+    outboxUrl: str  # no dashboardUrl until the stack serves a dashboard (Step 5)
     awsEndpoint: str
     tableName: str
     eventBusName: str

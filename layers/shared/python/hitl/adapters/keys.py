@@ -7,7 +7,7 @@ Items (pk / sk):
 * ``P#<watchId>`` / ``P#BODY``: action, context (as JSON text), metadata.
 * ``P#<watchId>`` / ``A#<at>#<auditId>``: audit entries, listed per tenant via ``TA#<tenant>``.
 * ``P#<watchId>`` / ``E#<eventId>``: outbox events, in the due index (``OUT#n``) until sent.
-* ``T#<tenant>`` / ``TENANT``, ``APPROVER#<email>``, ``QUOTA#<yyyy-mm>``, ``WAITS``,
+* ``T#<tenant>`` / ``TENANT`` (listed via ``TENANTS``), ``APPROVER#<email>``, ``QUOTA#<yyyy-mm>``, ``WAITS``,
   ``WH#<webhookId>``, ``CALLBACK_SECRET``.
 * ``KEY#<sha256>`` / ``KEY``: an API key, found by its public id via ``KEYID#<keyId>``, listed per
   tenant via ``TK#<tenant>``.
@@ -135,6 +135,10 @@ def tenant_pk(tenant_id: str) -> str:
 
 def tenant(tenant_id: str) -> Key:
     return Key(tenant_pk(tenant_id), TENANT)
+
+
+#: every tenant, in the ``byTenant`` index (sort key ``<createdAt>#<tenantId>``): ``list-tenants``
+TENANT_LIST = "TENANTS"
 
 
 def tenant_name(name: str) -> str:

@@ -8,9 +8,12 @@ from typing import Any
 
 from hitl import wiring
 from hitl.adapters import keys
-from hitl.adapters.table import Table
+from hitl.adapters.table import Table, values
 from hitl.domain.models import ApiKeyRecord, Approver, Tenant
-from hitl.domain.ports import TenantProfile
+from hitl.domain.ports import Count, TenantProfile, TenantSummary
+
+#: a month's count reads at most this many 1 MB pages of the index (about 4 million pauses)
+COUNT_PAGES = 1000
 
 
 class DynamoTenants:
@@ -46,9 +49,80 @@ class DynamoTenants:
         return [Tenant.model_validate(i) for i in page.items]
 
     def create_tenant(self, tenant: Tenant) -> bool:
-        """Write a new tenant; False if its id exists."""
-        item = {**tenant.to_json(), "lookupPk": keys.tenant_name(tenant.name), "lookupSk": tenant.tenantId}
+        """Write a new tenant, findable by name and listed; False if its id exists."""
+        item = {
+            **tenant.to_json(),
+            "lookupPk": keys.tenant_name(tenant.name),
+            "lookupSk": tenant.tenantId,
+            **self._listed(tenant),
+        }
         return self.table.put(keys.tenant(tenant.tenantId), item, "attribute_not_exists(pk)")
+
+    @staticmethod
+    def _listed(tenant: Tenant) -> dict[str, str]:
+        return {
+            wiring.BY_TENANT.pk: keys.TENANT_LIST,
+            wiring.BY_TENANT.sk: keys.list_sort(tenant.createdAt, tenant.tenantId),
+        }
+
+    def mark_listed(self, tenant: Tenant) -> None:
+        """Put a tenant written before the listing existed into it (idempotent; a missing tenant is
+        not created)."""
+        listed = self._listed(tenant)
+        self.table.update(
+            keys.tenant(tenant.tenantId),
+            "SET gsi1pk = :gpk, gsi1sk = :gsk",
+            condition="attribute_exists(pk)",
+            gpk=listed[wiring.BY_TENANT.pk],
+            gsk=listed[wiring.BY_TENANT.sk],
+        )
+
+    def list_tenants(self, *, limit: int) -> tuple[list[TenantSummary], bool]:
+        """Up to ``limit`` tenants, oldest first, and whether there are more (one Query a page of
+        the ``byTenant`` index, never a Scan)."""
+        found: list[TenantSummary] = []
+        start: dict[str, str] | None = None
+        while True:
+            page = self.table.query(
+                index=wiring.BY_TENANT.name,
+                key_condition="gsi1pk = :gpk",
+                start_key=start,
+                limit=min(limit - len(found), 100) + 1,
+                gpk=keys.TENANT_LIST,
+            )
+            found += [TenantSummary(i["tenantId"], i["name"], i["createdAt"]) for i in page.items]
+            start = page.last_key
+            if len(found) > limit:
+                return found[:limit], True
+            if start is None:
+                return found, False
+
+    def list_keys(self, tenant_id: str) -> list[ApiKeyRecord]:
+        """Every key of the tenant, newest first."""
+        items = self.table.query_all(
+            index=wiring.BY_TENANT.name, key_condition="gsi1pk = :gpk", forward=False, gpk=keys.keys_of(tenant_id)
+        )
+        return [ApiKeyRecord.model_validate(i) for i in items]
+
+    def pauses_created(self, tenant_id: str, month: str, *, max_pages: int = COUNT_PAGES) -> Count:
+        """How many pauses the tenant created in ``month`` (``yyyy-mm``): a ``Select=COUNT`` Query
+        of the tenant's pause list, bounded by ``max_pages``.  For plans without a quota counter."""
+        request: dict[str, Any] = {
+            "TableName": self.table.name,
+            "IndexName": wiring.BY_TENANT.name,
+            "KeyConditionExpression": "gsi1pk = :gpk AND begins_with(gsi1sk, :month)",
+            "ExpressionAttributeValues": values(gpk=keys.pauses_of(tenant_id), month=month),
+            "Select": "COUNT",
+        }
+        total = 0
+        for _ in range(max_pages):
+            answer = self.table.client.query(**request)
+            total += int(answer["Count"])
+            last = answer.get("LastEvaluatedKey")
+            if not last:
+                return Count(total, complete=True)
+            request["ExclusiveStartKey"] = last
+        return Count(total, complete=False)
 
     def _set(self, tenant_id: str, attribute: str, value: Any) -> None:
         self.table.update(

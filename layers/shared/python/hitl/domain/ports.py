@@ -100,6 +100,22 @@ class TenantProfile:
         return tuple(sorted(a.email for a in self.approvers if a.status == "confirmed"))
 
 
+@dataclass(frozen=True)
+class TenantSummary:
+    """A tenant as the operator's listing shows it."""
+
+    tenantId: str
+    name: str
+    createdAt: str
+
+
+@dataclass(frozen=True)
+class Count:
+    value: int
+    #: False: the bound was reached and ``value`` is a lower bound
+    complete: bool
+
+
 ClaimResult = Literal["claimed", "duplicate", "busy"]
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from hitl import ids, timeutil
 from hitl.domain import rules
 from hitl.domain.errors import Conflict, NotFound, Unprocessable
 from hitl.domain.models import ApiKeyRecord, Approver, PlanName, Tenant
+from hitl.domain.requests import MAX_TIMEOUT_S
 
 if TYPE_CHECKING:  # the adapter is injected; the domain only names its type
     from hitl.adapters.tenant_repository import DynamoTenants
+
+#: ``list-tenants`` shows at most this many tenants unless asked for more.
+LIST_LIMIT = 1000
 
 
 @dataclass
@@ -43,7 +47,13 @@ class TenantAdmin:
         for email in approvers:
             self.add_approver(tenant.tenantId, email)
         key = self.create_key(tenant.tenantId, "default")
-        return {**tenant.to_json(), "approvers": approvers, **key}
+        return {
+            **tenant.to_json(),
+            "approvers": [_normal_email(a) for a in approvers],
+            "keyId": key["keyId"],
+            "keyName": key["name"],
+            "apiKey": key["apiKey"],
+        }
 
     def create_key(self, tenant_ref: str, name: str = "default", key: str | None = None) -> dict[str, Any]:
         """A new API key; the full key is in the answer once and never stored."""
@@ -77,19 +87,54 @@ class TenantAdmin:
             tenantId=tenant.tenantId, email=email, status="confirmed", createdAt=timeutil.iso(timeutil.now())
         )
         self.store.put_approver(approver)
+        self.store.mark_listed(tenant)
         return approver.to_json()
 
-    def remove_approver(self, tenant_ref: str, email: str) -> dict[str, Any]:
+    def remove_approver(self, tenant_ref: str, email: str, *, lower_floor: bool = False) -> dict[str, Any]:
+        """Remove an approver.  When the approvers left could no longer meet the policy floor
+        (every create would fail), refuse — unless ``lower_floor``: then the floor's minimum
+        of approvals drops to what is left, and the answer says so."""
         tenant = self.tenant(tenant_ref)
-        if not self.store.delete_approver(tenant.tenantId, _normal_email(email)):
+        email = _normal_email(email)
+        present = self.store.approvers(tenant.tenantId)
+        if email not in {a.email for a in present}:
             raise NotFound(f"{email} is not an approver of {tenant.name}.")
-        return {"tenantId": tenant.tenantId, "removed": _normal_email(email)}
+        left = len({a.email for a in present if a.status == "confirmed"} - {email})
+        floor = tenant.floor
+        lowered = None
+        if not _meetable(floor.minRequiredApprovals, left):
+            if not lower_floor:
+                raise Unprocessable(
+                    f"{tenant.name}'s policy floor needs {floor.minRequiredApprovals} approvals and removing "
+                    f"{email} leaves {_approvers(left)}: every create would fail. Add another approver first, "
+                    f"or pass --lower-floor to lower the floor to {max(left, 1)}.",
+                    code="floor_unmeetable",
+                )
+            lowered = floor.model_copy(update={"minRequiredApprovals": max(left, 1)})
+            self.store.set_floor(tenant.tenantId, lowered.to_json())
+        self.store.delete_approver(tenant.tenantId, email)
+        self.store.mark_listed(tenant)
+        answer: dict[str, Any] = {"tenantId": tenant.tenantId, "removed": email, "approversLeft": left}
+        if lowered is not None:
+            answer["floor"] = lowered.to_json()
+        return answer
 
     def set_plan(self, tenant_ref: str, plan: PlanName) -> dict[str, Any]:
         tenant = self.tenant(tenant_ref)
-        self._check_approver_room(tenant.model_copy(update={"plan": plan}), len(self.store.approvers(tenant.tenantId)))
+        changed = tenant.model_copy(update={"plan": plan})
+        self._check_approver_room(changed, len(self.store.approvers(tenant.tenantId)))
+        allowed = rules.PLANS[plan].approvers
+        needed = tenant.floor.minRequiredApprovals
+        if allowed is not None and not _meetable(needed, allowed):
+            raise Unprocessable(
+                f"{tenant.name}'s policy floor needs {needed} approvals and the {plan} plan allows "
+                f"{_approvers(allowed)}: every create would fail. Lower the floor first "
+                f"(set-policy {tenant.name} --min-approvals {allowed}).",
+                code="floor_unmeetable",
+            )
         self.store.set_plan(tenant.tenantId, plan)
-        return {**tenant.to_json(), "plan": plan}
+        self.store.mark_listed(tenant)
+        return changed.to_json()
 
     def set_policy(
         self,
@@ -114,17 +159,74 @@ class TenantAdmin:
                 raise Unprocessable("The minimum timeout for auto-approval cannot be negative.")
             changes["minAutoApproveTimeoutSeconds"] = min_auto_approve_timeout_seconds
         floor = tenant.floor.model_copy(update=changes)
+        self._check_floor_meetable(tenant, floor.minRequiredApprovals)
+        if floor.allowAutoApprove and floor.minAutoApproveTimeoutSeconds > MAX_TIMEOUT_S:
+            raise Unprocessable(
+                f"Auto-approval needs a timeout of at least {floor.minAutoApproveTimeoutSeconds} s, longer than "
+                f"any pause may wait ({MAX_TIMEOUT_S} s): no create could use it.",
+                code="floor_unmeetable",
+            )
         self.store.set_floor(tenant.tenantId, floor.to_json())
+        self.store.mark_listed(tenant)
         return {"tenantId": tenant.tenantId, "name": tenant.name, "floor": floor.to_json()}
 
     def describe(self, tenant_ref: str) -> dict[str, Any]:
+        """The tenant, its approvers, and this month's pauses: the quota counter on metered
+        plans; on unmetered ones (which keep no counter) a bounded count of the month's pauses."""
         tenant = self.tenant(tenant_ref)
         month = timeutil.month_key(timeutil.now())
+        limit = rules.PLANS[tenant.plan].monthly_pauses
+        usage: dict[str, Any] = {"month": month, "limit": limit}
+        if limit is not None:
+            usage["pauses"] = self.store.quota_used(tenant.tenantId, month)
+        else:
+            counted = self.store.pauses_created(tenant.tenantId, month)
+            usage["pauses"] = counted.value
+            if not counted.complete:
+                usage["atLeast"] = True
         return {
             **tenant.to_json(),
             "approvers": [a.to_json() for a in self.store.approvers(tenant.tenantId)],
-            "usage": {"month": month, "pauses": self.store.quota_used(tenant.tenantId, month)},
+            "usage": usage,
         }
+
+    def list_tenants(self, limit: int = LIST_LIMIT) -> dict[str, Any]:
+        """Every listed tenant, oldest first (a tenant made before the listing existed appears once
+        it is next changed: set-plan, set-policy, add-approver, remove-approver)."""
+        if limit < 1:
+            raise Unprocessable("The limit is at least 1.")
+        found, more = self.store.list_tenants(limit=limit)
+        return {"tenants": [asdict(t) for t in found], "more": more}
+
+    def list_keys(self, tenant_ref: str) -> dict[str, Any]:
+        """The tenant's API keys, newest first: ids, names and last 4 characters, never a key."""
+        tenant = self.tenant(tenant_ref)
+        return {
+            "tenantId": tenant.tenantId,
+            "name": tenant.name,
+            "keys": [_key_view(k) for k in self.store.list_keys(tenant.tenantId)],
+        }
+
+    def _confirmed(self, tenant: Tenant) -> set[str]:
+        return {a.email for a in self.store.approvers(tenant.tenantId) if a.status == "confirmed"}
+
+    def _check_floor_meetable(self, tenant: Tenant, needed: int) -> None:
+        """Refuse a floor no create could meet: more approvals than the tenant has approvers."""
+        if needed <= 1:
+            return
+        have = len(self._confirmed(tenant))
+        if _meetable(needed, have):
+            return
+        allowed = rules.PLANS[tenant.plan].approvers
+        if allowed is not None and needed > allowed:
+            how = f"the {tenant.plan} plan allows {_approvers(allowed)}: change the plan first"
+        else:
+            how = "add approvers first"
+        raise Unprocessable(
+            f"A floor of {needed} approvals cannot be met: {tenant.name} has {_approvers(have)} "
+            f"and every create would fail ({how}, or give --min-approvals {max(have, 1)}).",
+            code="floor_unmeetable",
+        )
 
     @staticmethod
     def _check_approver_room(tenant: Tenant, count: int) -> None:
@@ -134,6 +236,23 @@ class TenantAdmin:
                 f"The {tenant.plan} plan allows {allowed} approver{'s' if allowed != 1 else ''}.",
                 code="plan_limit",
             )
+
+
+def _meetable(needed: int, approvers: int) -> bool:
+    """Whether ``approvers`` confirmed approvers can give ``needed`` approvals.  A floor of 1 is
+    the default and always allowed: a tenant without approvers gets ``no_approvers`` anyway."""
+    return needed <= 1 or needed <= approvers
+
+
+def _approvers(count: int) -> str:
+    return f"{count} approver{'' if count == 1 else 's'}"
+
+
+def _key_view(key: ApiKeyRecord) -> dict[str, Any]:
+    """What a key listing may show: never the key, never its hash."""
+    shown = key.to_json()
+    shown.pop("tenantId")
+    return shown
 
 
 def _normal_email(email: str) -> str:
