@@ -94,7 +94,7 @@ def test_removing_an_approver_the_floor_needs_is_refused_unless_the_floor_is_low
 def test_set_plan_refuses_a_plan_whose_approver_cap_is_below_the_floor(admin_cli, cloud):
     # Given a pro tenant with one approver and (written before floors were checked) a floor of 2
     _, team, _ = admin_cli("create-tenant", "big", "--plan", "pro", "--approver", "a@x.test")
-    cloud.store.set_floor(team["tenantId"], {"allowAutoApprove": False, "minRequiredApprovals": 2})
+    cloud.store.tenants.set_floor(team["tenantId"], {"allowAutoApprove": False, "minRequiredApprovals": 2})
 
     # When the operator moves it to free (1 approver at most), it is refused with the way out
     status, out, err = admin_cli("set-plan", "big", "free")
