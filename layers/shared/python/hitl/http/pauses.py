@@ -23,7 +23,11 @@ router = Router()
     "/api/pause",
     summary="Create a pause",
     responses=ok(201, "Created: pending, its approvers are notified", {"Location": "The statusUrl"})
-    | ok(200, "Replayed: this Idempotency-Key and body created it before", {"Idempotent-Replayed": "true"})
+    | ok(
+        200,
+        "Replayed: this Idempotency-Key and body created it before",
+        {"Idempotent-Replayed": "`true`: nothing new was created, no quota used"},
+    )
     | errors(
         400,
         401,
