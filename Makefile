@@ -32,7 +32,7 @@ dev: $(VENV)/.installed
 	$(PY) -m hitl_local
 
 test: install chromium lint typecheck
-	$(PY) -m hitl_local.openapi --check
+	$(PY) -m infra.openapi --check
 	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(VENV)/.installed
@@ -58,7 +58,7 @@ layer: $(VENV)/.installed
 	$(PY) -m infra.layer_build build/layers/deps
 
 openapi: $(VENV)/.installed
-	$(PY) -m hitl_local.openapi
+	$(PY) -m infra.openapi
 
 bench: install
 	$(PY) -m bench

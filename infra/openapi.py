@@ -1,4 +1,8 @@
-"""Writes (or checks) docs/openapi.json from the API function's resolver: ``make openapi``."""
+"""Writes (or checks) docs/openapi.json: ``make openapi``, and ``--check`` in ``make test``.
+
+The document is the one the API function serves (``hitl.http.openapi``), taken from its resolver
+imported as Lambda imports it.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from hitl import wiring
+from hitl.http import openapi
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 DOCUMENT = ROOT / "docs" / "openapi.json"
 
 
 def generate() -> dict[str, Any]:
     sys.path.insert(0, str(ROOT / wiring.API.asset))  # the function's own folder, as Lambda has it
     module = importlib.import_module(wiring.API.handler.rsplit(".", 1)[0])
-    document: dict[str, Any] = module.openapi_document()
-    return document
+    return openapi.document(module.app)
 
 
 def render(document: dict[str, Any]) -> str:

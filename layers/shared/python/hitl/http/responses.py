@@ -1,0 +1,285 @@
+"""What the agent API answers: one pydantic model per body, and the statuses each route documents.
+
+Routes annotate their return type with these models (``-> Response[Pause]``): powertools then
+validates every answer against its model before it leaves (a mismatch is our bug: 500
+``internal_error``, logged, never a silently different body) and the OpenAPI document shows the
+real bodies.  Each route lists the statuses it can answer with ``ok(...) | errors(...)``.
+
+The domain builds plain views (``hitl.domain.models.pause_view`` and friends); these models only
+describe and check them, so the domain stays free of HTTP.  Every model forbids unknown fields
+(``additionalProperties: false``): a field the domain adds shows up here, in the document, first.
+Fields the API leaves out when they are empty are ``X | Omitted``: left out, never sent as ``null``.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
+
+from hitl.domain.models import Channel, Outcome, Status
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+JSON = "application/json"
+#: what powertools answers when a route's answer does not match its model (see the module doc)
+MISMATCH = HTTPStatus.INTERNAL_SERVER_ERROR
+
+Timestamp = Annotated[
+    str,
+    Field(
+        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$",
+        description="RFC 3339, UTC, milliseconds",
+        examples=["2026-12-01T09:30:00.000Z"],
+    ),
+]
+WatchId = Annotated[str, Field(pattern=r"^w_[0-9A-Za-z]+$", description="The pause's id")]
+#: a field the API leaves out rather than send ``null`` (``exclude_if``): never ``null`` in the document
+Omitted = SkipJsonSchema[None]
+EventType = Literal[
+    "pause.created",
+    "pause.approved",
+    "pause.rejected",
+    "pause.expired",
+    "pause.cancelled",
+    "pause.approval_recorded",
+    "pause.notification_failed",
+]
+
+
+def _is_none(value: Any) -> bool:
+    return value is None
+
+
+def _is_empty(value: Any) -> bool:
+    return not value
+
+
+class View(BaseModel):
+    # built when first used: a function imports every model and answers with a few
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+class ErrorDetail(View):
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Stable, snake_case", examples=["pause_not_found"])
+    message: str = Field(description="A human sentence")
+    details: dict[str, Any] | Omitted = Field(
+        default=None,
+        exclude_if=_is_none,
+        description="Machine-readable specifics: `errors` (422), `pause` (409, 410), `limit`, …",
+    )
+
+
+class ErrorBody(View):
+    """Every error, whatever its status."""
+
+    error: ErrorDetail
+
+
+# --- pauses ----------------------------------------------------------------------------------
+
+
+class Decision(View):
+    outcome: Outcome
+    by: str = Field(description="An approver's email, `timeout`, or the cancelling key's name")
+    channel: Channel
+    comment: str | None
+    at: Timestamp
+
+
+class Approval(View):
+    by: str
+    channel: Channel
+    decision: Literal["approved", "rejected"]
+    comment: str | None
+    at: Timestamp
+
+
+class Policy(View):
+    approvers: list[str]
+    requiredApprovals: int = Field(ge=1)
+    onTimeout: Literal["reject", "approve"]
+
+
+class Notification(View):
+    """A notification that could not be delivered (a bounce, a send that kept failing)."""
+
+    to: str
+    channel: Channel
+    status: str
+
+
+class PauseSummary(View):
+    """A pause in a list: no context, no metadata."""
+
+    watchId: WatchId
+    status: Status
+    action: str
+    requestedBy: str
+    createdAt: Timestamp
+    expiresAt: Timestamp
+    decidedAt: Timestamp | None
+    decision: Decision | None
+
+
+class PauseState(PauseSummary):
+    """The pause without what was asked (`context`, `metadata`), as events carry it."""
+
+    approvals: list[Approval]
+    policy: Policy
+    actionDigest: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the canonical JSON of {action, context}"
+    )
+    notifications: list[Notification] = Field(
+        default_factory=list, exclude_if=_is_empty, description="Only when a notification failed"
+    )
+    callbackUrl: str | Omitted = Field(default=None, exclude_if=_is_none, description="Only when the pause has one")
+    remindAt: Timestamp | Omitted = Field(default=None, exclude_if=_is_none, description="Only with remindAfterSeconds")
+
+
+class Pause(PauseState):
+    """The whole pause, as `GET /api/pause/{watchId}` shows it."""
+
+    context: dict[str, Any]
+    metadata: dict[str, str]
+
+
+class Created(View):
+    watchId: WatchId
+    status: Status = Field(description="`pending`, unless a replay finds the pause decided")
+    statusUrl: str = Field(description="Absolute: GET it as is")
+    createdAt: Timestamp
+    expiresAt: Timestamp
+
+
+class PausePage(View):
+    items: list[PauseSummary]
+    limit: int
+    offset: int
+    nextCursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last")
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+class AuditEntry(View):
+    auditId: str
+    watchId: WatchId
+    type: str = Field(examples=["pause.created"])
+    at: Timestamp
+    actor: str
+    channel: Channel
+    details: dict[str, Any]
+
+
+class AuditPage(View):
+    items: list[AuditEntry]
+    limit: int
+    offset: int
+    nextCursor: str | None
+
+
+# --- webhooks --------------------------------------------------------------------------------
+
+
+class Webhook(View):
+    id: str = Field(pattern=r"^wh_[0-9A-Za-z]+$")
+    url: str
+    events: list[EventType]
+    description: str | None
+    enabled: bool
+    createdAt: Timestamp
+
+
+class RegisteredWebhook(Webhook):
+    secret: str = Field(pattern=r"^whsec_", description="Shown once, here: it signs every delivery")
+
+
+class WebhookList(View):
+    items: list[Webhook]
+
+
+class Deleted(View):
+    deleted: str = Field(description="The id of what was removed")
+
+
+class Delivery(View):
+    deliveryId: str
+    webhookId: str = Field(description="The endpoint's id, or `callback` for a pause's callbackUrl")
+    eventId: str
+    eventType: EventType
+    watchId: WatchId
+    attempt: int = Field(ge=1)
+    at: Timestamp
+    url: str
+    statusCode: int | None = Field(description="The endpoint's status; null when it did not answer")
+    latencyMs: int
+    errorClass: str | None
+    responseSnippet: str
+    outcome: Literal["delivered", "retrying", "failed"]
+    messageId: str = Field(pattern=r"^msg_[0-9a-f]{32}$", description="The `webhook-id` header sent")
+
+
+class EndpointDeliveries(View):
+    items: list[Delivery]
+    limit: int
+
+
+class PauseDeliveries(View):
+    items: list[Delivery]
+
+
+class RetryQueued(View):
+    queued: bool
+    eventId: str
+    webhookId: str
+
+
+class CallbackSecret(View):
+    secret: str = Field(pattern=r"^whsec_")
+    createdAt: Timestamp
+    previousSecret: str | None = Field(description="The secret before the last rotation, for 24 h after it")
+    previousValidUntil: Timestamp | None
+
+
+# --- the statuses each route documents ------------------------------------------------------------
+
+#: what each error status means on this API (a route may say it more precisely)
+ERRORS: dict[int, str] = {
+    400: "Malformed JSON, or a malformed or contradictory query string",
+    401: "No API key, or not a valid one",
+    402: "This month's pauses of the plan are used (`quota_exceeded`); nothing was written",
+    404: "No such resource, or another tenant's",
+    409: "A conflict with the current state",
+    410: "The pause has expired or was cancelled; `details.pause` holds it",
+    413: "The body is too large (over 10 MB: API Gateway answers `{message}` itself)",
+    415: "The body is not `application/json`",
+    422: "The request does not match the schema (`details.errors`), or breaks a rule of the tenant",
+    429: "Too many concurrent long-polls for this tenant; poll without `wait` or use a webhook",
+}
+
+
+def ok(status: int, description: str, headers: dict[str, str] | None = None) -> dict[int, OpenAPIResponse]:
+    """A success status; its body is the route's return annotation.  ``headers``: name → meaning."""
+    shown: OpenAPIResponse = {"description": description}
+    if headers:
+        shown["headers"] = {
+            name: {"description": meaning, "schema": {"type": "string"}} for name, meaning in headers.items()
+        }
+    return {status: shown}
+
+
+def errors(*statuses: int | tuple[int, str]) -> dict[int, OpenAPIResponse]:
+    """Error statuses, each with the ``ErrorBody`` shape; a ``(status, description)`` pair says
+    what the status means on this route."""
+    shown: dict[int, OpenAPIResponse] = {}
+    for status in statuses:
+        code, description = status if isinstance(status, tuple) else (status, ERRORS[status])
+        shown[code] = {"description": description, "content": {JSON: {"model": ErrorBody}}}
+    return shown
