@@ -11,7 +11,8 @@ from hitl.http import audit, pause_read, pauses, webhooks
 from hitl.http.app import build_app, json_response
 from hitl.observability import logger, metrics, tracer
 
-app = build_app([pauses.router, pause_read.router, audit.router, webhooks.router])
+#: GET /api/pause/{watchId} is the wait function's (wiring.ROUTES): documented here, not served
+app = build_app([pauses.router, audit.router, webhooks.router])
 
 
 @app.get("/api/openapi.json", summary="This document", include_in_schema=False)
@@ -24,7 +25,8 @@ def openapi_document() -> dict[str, Any]:
     # imported here: the OpenAPI models cost every cold start ~40 ms, and only this route needs them
     from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-    schema = app.get_openapi_schema(
+    document = build_app([pauses.router, pause_read.router, audit.router, webhooks.router])
+    schema = document.get_openapi_schema(
         title="HITL API",
         version="1",
         description="Pause an AI agent until a human approves. Authenticate with `Authorization: Bearer hitl_…`.",

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from hitl import wiring
 from hitl.domain import errors
 from hitl.domain.service import Principal
+from hitl.http import routes
 from hitl.observability import logger
 from hitl.runtime import services
 
@@ -99,7 +100,7 @@ def build_app(
     @app.not_found
     def _not_found(_: Exception) -> Response:
         path = app.current_event.path
-        methods = sorted({r.method for r in templates if _matches(r.path, path)})
+        methods = routes.methods_at(path, templates)
         if methods:
             response = error_response(
                 405,
@@ -112,11 +113,3 @@ def build_app(
         return error_response(404, "route_not_found", f"No route {app.current_event.http_method} {path}.")
 
     return app
-
-
-def _matches(template: str, path: str) -> bool:
-    wanted = template.strip("/").split("/")
-    given = path.strip("/").split("/")
-    return len(wanted) == len(given) and all(
-        w == g or (w.startswith("{") and w.endswith("}") and g) for w, g in zip(wanted, given, strict=True)
-    )
