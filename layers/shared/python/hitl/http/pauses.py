@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Que
 
 from hitl.domain.errors import Unauthorized
 from hitl.domain.models import Status
-from hitl.domain.requests import CancelRequest, CreatePauseRequest, DecideRequest
+from hitl.domain.requests import CancelRequest, CreatePauseRequest
 from hitl.http.app import json_response, principal
 from hitl.observability import metrics
 from hitl.runtime import services
@@ -48,9 +48,15 @@ def cancel_pause(watchId: str, body: Annotated[CancelRequest | None, Body()] = N
     return json_response(200, cancelled)
 
 
-@router.post("/api/pause/<watchId>/approve", summary="A human decides (dashboard session only)")
-def decide_pause(watchId: str, body: DecideRequest) -> Response[dict[str, Any]]:
-    """Never with an API key: an agent must not approve itself.  The dashboard brings sessions."""
+@router.post(
+    "/api/pause/<watchId>/approve",
+    summary="A human decides (dashboard session only); with an API key always 401",
+    responses={401: {"description": "An API key, or no session: deciding needs a dashboard session"}},
+)
+def decide_pause(watchId: str) -> Response[dict[str, Any]]:
+    """Never with an API key: an agent must not approve itself.  The dashboard brings sessions
+    (and reads ``DecideRequest`` then); until it does, no body is even read: whoever calls and
+    whatever they send, the answer is 401."""
     raise Unauthorized(
         "Deciding needs a dashboard session; API keys cannot approve or reject.",
         code="dashboard_session_required",
