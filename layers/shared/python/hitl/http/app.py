@@ -97,10 +97,14 @@ class HttpApi(APIGatewayHttpResolver):
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         problem = json_body.screen(event)
-        if problem is not None:
-            event = {**event, "headers": {**(event.get("headers") or {}), "content-type": REFUSED_BODY}}
-            self.context[BODY_PROBLEM] = problem  # cleared with the rest after the request
-        return super().resolve(event, context)
+        if problem is None:
+            return super().resolve(event, context)
+        event = {**event, "headers": {**(event.get("headers") or {}), "content-type": REFUSED_BODY}}
+        self.context[BODY_PROBLEM] = problem
+        try:
+            return super().resolve(event, context)
+        finally:
+            self.context.pop(BODY_PROBLEM, None)  # never carried into the next request
 
 
 def build_app(routers: Iterable[Router], *, known_routes: Iterable[wiring.Route] = wiring.ROUTES) -> HttpApi:
