@@ -33,7 +33,7 @@ dev: $(VENV)/.installed
 
 test: install chromium lint typecheck
 	$(PY) -m hitl_local.openapi --check
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -35,7 +35,7 @@ from bench.common import (
 )
 from hitl import runtime, timeutil, wiring
 from hitl.adapters import aws
-from hitl.adapters.events import MemoryPublisher
+from hitl.domain.models import Event
 from hitl.domain.requests import CreatePauseRequest
 from hitl.domain.service import PauseService
 from hitl.domain.tenants import TenantAdmin
@@ -223,7 +223,7 @@ def measure() -> list[tuple[str, list[Call], list[Call]]]:
     names = resources.create(session)
     set_environment(wiring.function_environment(names.table, names.bus, BASE_URL))
     runtime.reset()
-    tenant = TenantAdmin(runtime.services().store).create_tenant("bench", "starter", ["approver@example.com"])
+    tenant = TenantAdmin(runtime.services().store.tenants).create_tenant("bench", "starter", ["approver@example.com"])
     bench.key = tenant["apiKey"]
 
     pending: list[str] = []
@@ -281,12 +281,19 @@ def _between_sleeps(calls: list[Call]) -> list[list[Call]]:
     return segments
 
 
+class _UnreachableBus:
+    """A publisher whose bus never takes an event: it stays in the outbox for the sweeper."""
+
+    def publish(self, events: list[Event]) -> list[bool]:
+        return [False] * len(events)
+
+
 def _make_overdue_pause_with_lost_event(bench: Bench, table_name: str) -> None:
     """A pause created an hour ago (1 minute timeout) whose pause.created never reached the bus."""
     services = runtime.services()
     principal = services.auth.authenticate(f"Bearer {bench.key}")
     an_hour_ago = timeutil.now() - timedelta(hours=1)
-    past = PauseService(services.store, MemoryPublisher(fail=True), BASE_URL, clock=lambda: an_hour_ago)
+    past = PauseService(services.store, _UnreachableBus(), BASE_URL, clock=lambda: an_hour_ago)
     past.create(principal, CreatePauseRequest(action="old", timeoutSeconds=60), None)
 
 

@@ -49,10 +49,11 @@ class LocalStack:
     def log_file(self) -> Path:
         return self.state_dir / "bench-stack.log"
 
-    def start(self) -> None:
+    def start(self, extra_env: dict[str, str] | None = None) -> None:
         command = [sys.executable, "-m", "hitl_local", "--port", str(self.port), "--state-dir", str(self.state_dir)]
         with self.log_file.open("wb") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
+            env = {**os.environ, **(extra_env or {})}
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         config_file = self.state_dir / "local.json"
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:

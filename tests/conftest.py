@@ -7,7 +7,6 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import boto3
 import pytest
@@ -16,7 +15,8 @@ from moto import mock_aws
 from hitl import runtime, wiring
 from hitl.adapters.dynamo import DynamoStore
 from hitl.domain.tenants import TenantAdmin
-from hitl_local import apigw, pollers, resources
+from hitl_local import apigw, moto_server, pollers, resources
+from tests.client import Client, in_process
 
 BASE_URL = "https://hitl.example.test"
 
@@ -34,6 +34,11 @@ class Cloud:
     @property
     def store(self) -> DynamoStore:
         return runtime.services().store
+
+    def items(self) -> list[dict[str, Any]]:
+        """Every item of the table, raw (tests only: no function scans)."""
+        pages = self.client("dynamodb").get_paginator("scan").paginate(TableName=self.names.table)
+        return [item for page in pages for item in page["Items"]]
 
     def events(self) -> list[dict[str, Any]]:
         """Every event the test-only rule collected so far, in order, each once."""
@@ -100,7 +105,9 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws(config={"core": {"reset_boto3_session": False}}):
+    # DynamoDB is atomic per item; moto in-process is not across threads: serialize its calls
+    # exactly as the local stack does, so that race tests test our conditions, not moto
+    with mock_aws(config={"core": {"reset_boto3_session": False}}), moto_server.serialized_in_process_dynamodb():
         runtime.reset()
         session = boto3.session.Session(region_name="us-east-1")
         names = resources.create(session)
@@ -114,7 +121,7 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
 
 @pytest.fixture
 def admin(cloud: Cloud) -> TenantAdmin:
-    return TenantAdmin(cloud.store)
+    return TenantAdmin(cloud.store.tenants)
 
 
 @pytest.fixture
@@ -130,44 +137,7 @@ def make_tenant(admin: TenantAdmin) -> Callable[..., dict[str, Any]]:
     return make
 
 
-@dataclass
-class Api:
-    """Calls the handlers exactly as API Gateway would, routed by the wiring."""
-
-    key: str | None = None
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        query: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-        key: str | None = None,
-        raw: bytes | None = None,
-    ) -> apigw.HttpResponse:
-        sent = {"content-type": "application/json", **(headers or {})}
-        chosen = key if key is not None else self.key
-        if chosen:
-            sent["authorization"] = f"Bearer {chosen}"
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
-        request = apigw.Request(method, path, urlencode(query or {}), sent, data)
-        route, params = apigw.match_route(method, path)
-        function = wiring.function(route.function)
-        module = importlib.import_module(function.handler.rsplit(".", 1)[0])
-        result = module.lambda_handler(
-            apigw.to_event(request, route, params), apigw.LambdaContext(function_name=function.name)
-        )
-        return apigw.from_result(result)
-
-    def get(self, path: str, **kw: Any) -> apigw.HttpResponse:
-        return self.call("GET", path, **kw)
-
-    def post(self, path: str, body: Any = None, **kw: Any) -> apigw.HttpResponse:
-        return self.call("POST", path, body, **kw)
-
-
 @pytest.fixture
-def api(cloud: Cloud) -> Api:
-    return Api()
+def api(cloud: Cloud) -> Client:
+    """The shared test client, calling the handlers in-process as API Gateway would."""
+    return Client(in_process)

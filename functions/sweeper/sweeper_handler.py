@@ -8,8 +8,8 @@ from hitl.observability import logger, metrics, tracer
 from hitl.runtime import services
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     swept = services().pauses.sweep()

@@ -40,8 +40,8 @@ def handle(record: SQSRecord) -> None:
     metrics.add_metric(name="WebhookDelivered", unit="Count", value=1)
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)

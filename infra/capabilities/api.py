@@ -23,7 +23,9 @@ from infra.nag import acknowledge
 THROTTLE_RATE_LIMIT = 100
 THROTTLE_BURST_LIMIT = 200
 
-#: One JSON object per request, HTTP API ($context) variables only.
+#: One JSON object per request, HTTP API ($context) variables only.  Never the raw path
+#: (``$context.path``): approvers' links, sign-in links and invitations carry their token in it;
+#: the route key (``GET /a/{token}/{choice}``) names the route without it.
 ACCESS_LOG_FORMAT = json.dumps(
     {
         "requestId": "$context.requestId",
@@ -31,7 +33,6 @@ ACCESS_LOG_FORMAT = json.dumps(
         "ip": "$context.identity.sourceIp",
         "userAgent": "$context.identity.userAgent",
         "method": "$context.httpMethod",
-        "path": "$context.path",
         "routeKey": "$context.routeKey",
         "status": "$context.status",
         "protocol": "$context.protocol",

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
@@ -16,7 +17,9 @@ from infra.capabilities.mail import Mail
 from infra.lambda_defaults import hitl_function
 from infra.nag import acknowledge
 
-KNOWN_NEEDS = frozenset({wiring.TABLE_READ, wiring.TABLE_WRITE, wiring.BUS_PUT, wiring.SES_SEND, wiring.KMS_USE})
+KNOWN_NEEDS = frozenset({wiring.BUS_PUT, wiring.SES_SEND, wiring.KMS_USE}) | wiring.table_access(*wiring.TABLE_ACTIONS)
+#: the only action of ours that reads an index (GetItem and the writes name the table's own key)
+INDEX_ACTIONS = frozenset({wiring.QUERY})
 #: what only the local stack and tests may set: a deployed function never gets them
 LOCAL_ONLY_SETTINGS = frozenset({wiring.ENV_WEBHOOK_LOOPBACK, wiring.ENV_WEBHOOK_RETRY_SCALE})
 #: what ``kms:use`` allows: exactly the two calls of ``hitl.adapters.webhook_store.KmsCrypto``
@@ -63,7 +66,7 @@ class Functions(Construct):
             if LOCAL_ONLY_SETTINGS & set(environment):
                 raise ValueError(f"function {spec.name!r}: {sorted(LOCAL_ONLY_SETTINGS)} are never deployed")
             function = hitl_function(self, spec, layers=layers, environment=environment)
-            _grant(function, spec.needs, table=table, table_index_arn=table_index_arn, bus=bus)
+            _grant(function, spec, table=table, table_index_arn=table_index_arn, bus=bus)
             for queue in sends_to.values():
                 queue.grant_send_messages(function)
             if mail is not None and wiring.SES_SEND in spec.needs:
@@ -84,6 +87,8 @@ def _check_needs(
     spec: wiring.Function, work_queues: Mapping[str, sqs.IQueue], mail: Mail | None, kms_key: kms.IKey | None
 ) -> None:
     unknown = {need for need in spec.needs - KNOWN_NEEDS if not need.startswith(SENDS_TO_PREFIX)}
+    if wiring.TABLE_NEED_PREFIX + "Scan" in spec.needs:
+        raise ValueError(f"function {spec.name!r}: Scan is never granted (nothing reads the whole table)")
     if unknown:
         raise ValueError(f"function {spec.name!r} needs unknown permissions {sorted(unknown)}")
     missing = sorted(set(wiring.work_queues_of(spec)) - set(work_queues))
@@ -97,25 +102,33 @@ def _check_needs(
 
 def _grant(
     function: lambda_.Function,
-    needs: frozenset[str],
+    spec: wiring.Function,
     *,
     table: dynamodb.Table,
     table_index_arn: str,
     bus: events.IEventBus,
 ) -> None:
-    reads, writes = wiring.TABLE_READ in needs, wiring.TABLE_WRITE in needs
-    if reads and writes:
-        table.grant_read_write_data(function)
-    elif reads:
-        table.grant_read_data(function)
-    elif writes:
-        table.grant_write_data(function)
-    if reads or writes:
+    """Exactly the DynamoDB actions the function calls (``wiring.table_access``) on our table, and
+    Query on its indexes; no ``grant_*_data`` (it adds Scan, DescribeTable, … nothing calls)."""
+    table_actions = wiring.table_actions_of(spec)
+    if table_actions:
+        iam.Grant.add_to_principal(
+            grantee=function,
+            actions=[f"dynamodb:{action}" for action in table_actions],
+            resource_arns=[table.table_arn],
+        )
+    index_actions = [action for action in table_actions if action in INDEX_ACTIONS]
+    if index_actions:
+        iam.Grant.add_to_principal(
+            grantee=function,
+            actions=[f"dynamodb:{action}" for action in index_actions],
+            resource_arns=[f"{table.table_arn}/index/*"],
+        )
         acknowledge(
             function,
             f"IAM5[Resource::{table_index_arn}]",
-            "Only the indexes of our one table (<table arn>/index/*), which grant_*_data adds so that the "
-            "function can query the GSIs of the wiring; no other table or resource is reachable.",
+            "Only Query, and only on the indexes of our one table (<table arn>/index/*): the function "
+            "queries the GSIs of the wiring; no other table or resource is reachable.",
         )
-    if wiring.BUS_PUT in needs:
+    if wiring.BUS_PUT in spec.needs:
         bus.grant_put_events_to(function)

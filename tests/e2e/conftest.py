@@ -6,7 +6,6 @@ the tests see it only as a user would: HTTP, ``local.json`` and ``hitl-admin --l
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import signal
@@ -17,9 +16,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
-from urllib.parse import urlencode, urlsplit
 
 import pytest
+
+from tests.client import Client, over_http
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 40
@@ -27,69 +27,9 @@ STOP_TIMEOUT_S = 20
 STACK_TAIL_LINES = 60
 
 
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    @property
-    def error_code(self) -> str | None:
-        try:
-            return self.json()["error"]["code"]
-        except (ValueError, KeyError, TypeError):
-            return None
-
-
-@dataclass
-class Http:
-    """A tiny HTTP client (standard library only) for one base URL and API key."""
-
-    base_url: str
-    key: str | None = None
-    timeout_s: float = 35
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        query: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-        key: str | None = None,
-    ) -> Answer:
-        url = urlsplit(path if path.startswith("http") else self.base_url + path)
-        target = url.path + (f"?{url.query}" if url.query else "")
-        if query:
-            target += ("&" if url.query else "?") + urlencode(query)
-        sent = dict(headers or {})
-        chosen = key if key is not None else self.key
-        if chosen:
-            sent["Authorization"] = f"Bearer {chosen}"
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            sent.setdefault("Content-Type", "application/json")
-        connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port or 80, timeout=self.timeout_s)
-        try:
-            connection.request(method, target, body=data, headers=sent)
-            response = connection.getresponse()
-            return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
-        finally:
-            connection.close()
-
-    def get(self, path: str, **kw: Any) -> Answer:
-        return self.call("GET", path, **kw)
-
-    def post(self, path: str, body: Any = None, **kw: Any) -> Answer:
-        return self.call("POST", path, body, **kw)
-
-    def as_tenant(self, key: str) -> Http:
-        return Http(self.base_url, key, self.timeout_s)
+def Http(base_url: str, key: str | None = None, timeout_s: float = 35) -> Client:
+    """The shared test client, over HTTP to ``base_url``, as agent ``key``."""
+    return Client(over_http(timeout_s), base_url, key)
 
 
 @dataclass
@@ -106,7 +46,7 @@ class Stack:
     def url(self) -> str:
         return str(self.config["apiUrl"])
 
-    def http(self, key: str | None = None) -> Http:
+    def http(self, key: str | None = None) -> Client:
         return Http(self.url, key)
 
     def stop(self) -> None:
@@ -234,14 +174,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture
-def agent(stack: Stack) -> Http:
+def agent(stack: Stack) -> Client:
     """An agent of tenant ``local``, with the API key the stack wrote to ``local.json``."""
     return stack.http(stack.config["apiKey"])
 
 
 @pytest.fixture
 def new_pause(agent: Http) -> Callable[..., dict[str, Any]]:
-    def create(client: Http | None = None, **fields: Any) -> dict[str, Any]:
+    def create(client: Client | None = None, **fields: Any) -> dict[str, Any]:
         body = {"action": "Deploy build 42 to production", "context": {"build": 42}, **fields}
         answer = (client or agent).post("/api/pause", body)
         assert answer.status == 201, answer.body

@@ -9,7 +9,6 @@ its emails are told apart in the outbox (which holds every email of the session)
 from __future__ import annotations
 
 import html
-import http.client
 import re
 import threading
 import time
@@ -19,7 +18,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
 
 import pytest
 
@@ -107,16 +105,7 @@ def _approver_flags(approvers: list[str]) -> list[str]:
 
 def post_form(url: str, fields: dict[str, str], headers: dict[str, str] | None = None) -> Answer:
     """POST ``fields`` as ``application/x-www-form-urlencoded`` to ``url``, as a browser's form does."""
-    parts = urlsplit(url)
-    sent = {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": USER_AGENTS["browser"]}
-    sent.update(headers or {})
-    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=35)
-    try:
-        connection.request("POST", parts.path, body=urlencode(fields).encode(), headers=sent)
-        response = connection.getresponse()
-        return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
-    finally:
-        connection.close()
+    return Http("").post_form(url, fields, {"User-Agent": USER_AGENTS["browser"], **(headers or {})})
 
 
 def form_url(link: str) -> str:

@@ -9,7 +9,6 @@ told apart in the shared outbox, and its webhooks see only its events.
 
 from __future__ import annotations
 
-import http.client
 import json
 import threading
 import time
@@ -20,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlencode, urlsplit
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -116,19 +114,7 @@ def hook() -> Iterator[Receiver]:
 
 def confirm(link: str, origin: str) -> Answer:
     """The approver's "Confirm" on the link's page: the form's POST, as a browser sends it."""
-    parts = urlsplit(link.rsplit("/", 1)[0])
-    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=35)
-    try:
-        connection.request(
-            "POST",
-            parts.path,
-            body=urlencode({"decision": "approved"}).encode(),
-            headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": origin},
-        )
-        response = connection.getresponse()
-        return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
-    finally:
-        connection.close()
+    return Http("").post_form(link.rsplit("/", 1)[0], {"decision": "approved"}, {"Origin": origin})
 
 
 def deliveries(hook: Receiver, count: int = 1, timeout_s: float = DELIVERY_WAIT_S) -> list[Received]:

@@ -171,14 +171,14 @@ CONSUMER = wiring.Function(
     handler="auditor_handler.lambda_handler",
     description="Test consumer of the audit queues",
     timeout_s=20,
-    needs=frozenset({wiring.TABLE_READ}),
+    needs=wiring.table_access(wiring.GET_ITEM, wiring.QUERY),
 )
 PRODUCER = wiring.Function(
     name="fanner",
     asset=wiring.API.asset,
     handler="fanner_handler.lambda_handler",
     description="Test producer of the audit work queue",
-    needs=frozenset({wiring.TABLE_READ, wiring.sends_to("audit-work")}),
+    needs=frozenset({wiring.sends_to("audit-work")}) | wiring.table_access(wiring.GET_ITEM),
 )
 DEPLOYED = wiring.Subscription(
     name="audit-trail",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from hitl import wiring
@@ -9,10 +12,6 @@ from infra import layer_build
 from infra.capabilities import mail
 from infra.lambda_defaults import RUNTIME, construct_name
 from tests.infra.iam import actions, resources
-
-TABLE_READ_ACTIONS = {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"}
-TABLE_WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
-
 
 # --- the table ------------------------------------------------------------------------
 
@@ -130,19 +129,54 @@ def test_layers_are_arm64_local_assets_and_nothing_is_built_with_docker(synthesi
 # --- grants ---------------------------------------------------------------------------------
 
 
+#: What each function's code calls on the table, written out (not derived from the wiring): a
+#: change of the grants is a change of this list.  A transaction's items count as their actions.
+TABLE_ACTIONS_OF = {
+    "api": {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"},
+    "wait": {"GetItem", "Query", "UpdateItem"},
+    "sweeper": {"GetItem", "Query", "PutItem", "UpdateItem"},
+    "notifier": {"GetItem", "Query", "PutItem", "UpdateItem"},
+    "pages": {"GetItem", "Query", "PutItem", "UpdateItem"},
+    "webhooks": {"GetItem", "Query", "PutItem"},
+}
+
+
+def test_every_function_has_its_table_actions_listed():
+    assert set(TABLE_ACTIONS_OF) == {spec.name for spec in wiring.FUNCTIONS}
+
+
 @pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
-def test_table_access_is_exactly_what_the_function_needs_and_only_on_our_table(synthesized, spec):
+def test_table_access_is_exactly_what_the_function_calls_and_only_on_our_table(synthesized, spec):
     statements = synthesized.role_statements(spec.name)
     table_arn = {"Fn::GetAtt": [synthesized.table_id, "Arn"]}
-    allowed = [table_arn, {"Fn::Join": ["", [table_arn, "/index/*"]]}]
+    indexes = {"Fn::Join": ["", [table_arn, "/index/*"]]}
 
-    dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in actions(s))]
-    granted = set().union(*(actions(s) for s in dynamodb)) if dynamodb else set()
-    for statement in dynamodb:
-        assert statement["Effect"] == "Allow"
-        assert all(resource in allowed for resource in resources(statement)), statement
-    assert (granted >= TABLE_READ_ACTIONS) == (wiring.TABLE_READ in spec.needs)
-    assert bool(TABLE_WRITE_ACTIONS & granted) == (wiring.TABLE_WRITE in spec.needs)
+    on_table: set[str] = set()
+    on_indexes: set[str] = set()
+    for statement in statements:
+        granted = {a for a in actions(statement) if a.startswith("dynamodb:")}
+        if not granted:
+            continue
+        assert statement["Effect"] == "Allow" and "Condition" not in statement
+        for resource in resources(statement):
+            assert resource in (table_arn, indexes), statement
+            (on_table if resource == table_arn else on_indexes).update(granted)
+    assert on_table == {f"dynamodb:{action}" for action in TABLE_ACTIONS_OF[spec.name]}
+    assert on_indexes == {"dynamodb:Query"}  # only a Query reads an index
+
+
+def test_nothing_may_scan_the_table(synthesized):
+    for spec in wiring.FUNCTIONS:
+        for statement in synthesized.role_statements(spec.name):
+            assert not {a for a in actions(statement) if a in ("dynamodb:Scan", "dynamodb:*", "*")}, spec.name
+    for policy in synthesized.of_type("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert "dynamodb:Scan" not in actions(statement)
+
+
+def test_a_function_that_asks_to_scan_is_refused():
+    with pytest.raises(ValueError, match="not a table action"):
+        wiring.table_access("Scan")
 
 
 @pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
@@ -225,6 +259,16 @@ def test_the_stage_is_throttled_auto_deployed_and_access_logged(synthesized):
     log_group_id = stage["AccessLogSettings"]["DestinationArn"]["Fn::GetAtt"][0]
     assert synthesized.resources[log_group_id]["Type"] == "AWS::Logs::LogGroup"
     assert "$context.requestId" in stage["AccessLogSettings"]["Format"]
+
+
+def test_the_access_log_names_the_route_never_the_path_that_carries_a_token(synthesized):
+    """An emailed link's token (``/a/{token}/approve``) must not land in CloudWatch."""
+    _, stage = synthesized.one("AWS::ApiGatewayV2::Stage")
+    logged = json.loads(stage["AccessLogSettings"]["Format"])
+
+    assert logged["routeKey"] == "$context.routeKey"
+    variables = set(re.findall(r"\$context\.[A-Za-z.]+", stage["AccessLogSettings"]["Format"]))
+    assert not variables & {"$context.path", "$context.resourcePath", "$context.http.path"}, variables
 
 
 # --- events and schedules -------------------------------------------------------------------------

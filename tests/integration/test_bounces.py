@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from hitl import runtime, timeutil
+from hitl.adapters import keys
 from hitl_local import ses_simulator
 
 ACCOUNT = "123456789012"
@@ -136,7 +137,7 @@ def test_each_sent_email_remembers_its_pause_and_approver_for_30_days(api, cloud
     watch_id = create_and_notify(api, cloud, team)
 
     for to, message_id in sent_message_ids(cloud).items():
-        item = cloud.store.get_sent_message(message_id)
+        item = cloud.store.table.get(keys.sent_message(message_id))
         assert item is not None
         assert (item["watchId"], item["to"]) == (watch_id, to)
         assert item["ttl"] - timeutil.epoch(timeutil.now()) == pytest.approx(30 * 86400, abs=60)
@@ -251,7 +252,7 @@ def test_an_email_whose_id_cannot_be_remembered_is_still_sent_once(api, cloud, t
     def unavailable(*args, **kwargs):
         raise ConnectionError("DynamoDB is having a moment")
 
-    monkeypatch.setattr(runtime.services().store, "put_sent_message", unavailable)
+    monkeypatch.setattr(runtime.services().store.tokens, "put_sent_message", unavailable)
 
     create_and_notify(api, cloud, team)  # both work items settled: no retry, no second email
 

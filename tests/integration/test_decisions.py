@@ -9,6 +9,7 @@ import pytest
 
 from hitl import ids, runtime, timeutil
 from hitl.domain.errors import Conflict, Gone, NotFound
+from hitl.domain.ports import LinkToken
 
 
 @pytest.fixture
@@ -37,10 +38,11 @@ def test_a_link_token_decides_once(api, cloud, two_approvers):
     watch_id = new_pause(api, two_approvers)
     pauses = runtime.services().pauses
     token = ids.new_link_token()
-    head = cloud.store.get_head(watch_id)
-    cloud.store.put_token(ids.sha256_hex(token), watch_id, head.tenantId, "a@x.test", head.expiresAt)
+    head = cloud.store.pauses.get_head(watch_id)
+    link = LinkToken(watchId=watch_id, tenantId=head.tenantId, approver="a@x.test", expiresAt=head.expiresAt)
+    cloud.store.tokens.put_token(ids.sha256_hex(token), link)
     item, shown, body = pauses.link(token)
-    assert shown.status == "pending" and item["approver"] == "a@x.test" and body.context == {}
+    assert shown.status == "pending" and item.approver == "a@x.test" and body.context == {}
     assert pauses.decide_by_link(token, "rejected", None).status == "rejected"
     with pytest.raises(Gone) as used:
         pauses.decide_by_link(token, "approved", None)
@@ -75,7 +77,7 @@ def test_concurrent_decisions_decide_exactly_once(api, cloud, two_approvers):
 def test_no_decision_after_expiry(api, cloud, two_approvers, monkeypatch):
     watch_id = new_pause(api, two_approvers)
     pauses = runtime.services().pauses
-    later = timeutil.parse(cloud.store.get_head(watch_id).expiresAt)
+    later = timeutil.parse(cloud.store.pauses.get_head(watch_id).expiresAt)
     monkeypatch.setattr(pauses, "clock", lambda: later)
     with pytest.raises(Gone) as refused:
         pauses.decide(watch_id, "a@x.test", "approved", None, "email")

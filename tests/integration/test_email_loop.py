@@ -55,7 +55,7 @@ def test_a_redelivered_work_item_sends_no_second_email(api, cloud, team):
     # the same (event, approver) again, as SQS may deliver it twice
     event_id = api.get("/api/audit", key=team["apiKey"]).json()["items"][-1]
     assert event_id  # the pause's created entry exists
-    items = [i for i in cloud.store.scan_all() if i["pk"]["S"].startswith("NOTIFY#")]
+    items = [i for i in cloud.items() if i["pk"]["S"].startswith("NOTIFY#")]
     assert len(items) == 2 and {i["status"]["S"] for i in items} == {"sent"}
     replay = {"eventId": items[0]["pk"]["S"][7:], "watchId": first["X-HITL-Watch-Id"], "to": items[0]["sk"]["S"]}
     assert notifier.deliver(replay).status == "duplicate"
@@ -227,8 +227,8 @@ def test_unknown_and_expired_links_say_why(api, cloud, team, monkeypatch):
     token = links_of(cloud.sent_emails()[0])[0].split("/")[-2]
     from hitl import timeutil
 
-    later = timeutil.parse(cloud.store.get_head(watch_id).expiresAt)
+    later = timeutil.parse(cloud.store.pauses.get_head(watch_id).expiresAt)
     monkeypatch.setattr(runtime.services().pauses, "clock", lambda: later)
     expired = api.post(f"/a/{token}", raw=form("approved"), headers=FORM)
     assert expired.status == 410 and "expired" in expired.body.decode()
-    assert cloud.store.get_head(watch_id).status == "pending"  # stored pending; reads expired
+    assert cloud.store.pauses.get_head(watch_id).status == "pending"  # stored pending; reads expired

@@ -136,7 +136,7 @@ def test_created_and_cancelled_events_reach_the_bus(agent, cloud, tenant):
 
 def test_an_event_is_marked_sent_once_published(agent, cloud):
     created = create(agent)
-    stored = cloud.store.query(
+    stored = cloud.store.table.query(
         key_condition="pk = :pk AND begins_with(sk, :e)", pk=f"P#{created['watchId']}", e="E#"
     ).items
     assert len(stored) == 1
@@ -245,8 +245,8 @@ def test_a_missing_pause_is_404(agent):
 
 def test_another_tenants_pause_is_exactly_like_a_missing_one(api, make_tenant):
     owner, other = make_tenant(), make_tenant()
-    watch_id = create(api.__class__(key=owner["apiKey"]))["watchId"]
-    intruder = api.__class__(key=other["apiKey"])
+    watch_id = create(api.as_tenant(owner["apiKey"]))["watchId"]
+    intruder = api.as_tenant(other["apiKey"])
     for response, missing in [
         (intruder.get(f"/api/pause/{watch_id}"), intruder.get("/api/pause/w_missing")),
         (intruder.get(f"/api/pause/{watch_id}", query={"wait": "1"}), intruder.get("/api/pause/w_missing")),
@@ -260,4 +260,4 @@ def test_another_tenants_pause_is_exactly_like_a_missing_one(api, make_tenant):
         assert json.loads(response.body.replace(watch_id.encode(), b"w_missing")) == missing.json()
     assert intruder.get("/api/pause").json()["items"] == []
     assert intruder.get("/api/audit").json()["items"] == []
-    assert api.__class__(key=owner["apiKey"]).get(f"/api/pause/{watch_id}").json()["status"] == "pending"
+    assert api.as_tenant(owner["apiKey"]).get(f"/api/pause/{watch_id}").json()["status"] == "pending"

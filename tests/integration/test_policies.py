@@ -61,7 +61,7 @@ def test_auto_approve_is_refused_under_the_default_floor_and_works_once_allowed(
 
     monkeypatch.setattr(cli, "connect", lambda args: cloud.store)
     assert cli.main(["--table", "x", "set-policy", team["tenantId"], "--allow-auto-approve"]) == 0
-    runtime.services().auth._cache.clear()  # a warm function sees it within a minute
+    # the key was used a moment ago (its lookup is cached): the new floor counts at once all the same
     allowed = create(api, team, onTimeout="approve", timeoutSeconds=600)
     assert allowed.status == 201
     watch_id = allowed.json()["watchId"]
@@ -71,13 +71,26 @@ def test_auto_approve_is_refused_under_the_default_floor_and_works_once_allowed(
     assert shown["status"] == "approved"
     assert shown["decision"]["by"] == "timeout" and shown["decidedAt"] == shown["expiresAt"]
     assert runtime.services().pauses.sweep()["expired"] == 1
-    assert cloud.store.get_head(watch_id).status == "approved"
+    assert cloud.store.pauses.get_head(watch_id).status == "approved"
     assert [e["detail-type"] for e in cloud.events()][-1] == "pause.approved"
 
 
 def test_the_floor_sets_a_minimum_of_approvals(api, cloud, team, monkeypatch):
     monkeypatch.setattr(cli, "connect", lambda args: cloud.store)
     assert cli.main(["--table", "x", "set-policy", team["tenantId"], "--min-approvals", "2"]) == 0
-    runtime.services().auth._cache.clear()
     assert create(api, team).json()["error"]["code"] == "policy_violation"
     assert create(api, team, requiredApprovals=3).status == 201  # asking for more is always fine
+
+
+def test_an_approver_added_a_moment_ago_can_be_named_at_once(api, cloud, team, monkeypatch):
+    # Given a warm function that has just served this key (its lookup is cached)
+    assert create(api, team).status == 201
+    assert create(api, team, approvers=["dee@x.test"]).json()["error"]["code"] == "unknown_approver"
+    # When the operator adds an approver, Then the very next create may name them
+    monkeypatch.setattr(cli, "connect", lambda args: cloud.store)
+    assert cli.main(["--table", "x", "add-approver", team["tenantId"], "dee@x.test"]) == 0
+    named = create(api, team, approvers=["dee@x.test"])
+    assert named.status == 201, named.body
+    # and one removed a moment ago can no longer be named
+    assert cli.main(["--table", "x", "remove-approver", team["tenantId"], "dee@x.test"]) == 0
+    assert create(api, team, approvers=["dee@x.test"]).json()["error"]["code"] == "unknown_approver"

@@ -42,7 +42,7 @@ def test_a_reminder_goes_once_to_who_has_not_decided(api, cloud, team, monkeypat
     cloud.run_queue("email")
     reminders = [e for e in emails_to(cloud) if e[1].startswith("Reminder")]
     assert reminders == [("bob@x.test", "Reminder: approval needed: Deploy")]
-    assert cloud.store.get_head(watch_id).status == "pending"  # a reminder decides nothing
+    assert cloud.store.pauses.get_head(watch_id).status == "pending"  # a reminder decides nothing
 
 
 def test_the_reminder_must_come_before_the_timeout(api, team):
@@ -64,4 +64,4 @@ def test_an_expired_pause_gets_no_reminder(api, cloud, team, monkeypatch):
     monkeypatch.setattr(pauses, "clock", lambda: later)
     swept = pauses.sweep()
     assert (swept["expired"], swept["reminded"]) == (1, 0)
-    assert cloud.store.get_head(watch_id).status == "expired"
+    assert cloud.store.pauses.get_head(watch_id).status == "expired"

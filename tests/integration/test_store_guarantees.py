@@ -9,13 +9,14 @@ import pytest
 from botocore.exceptions import ClientError
 
 from hitl import ids, runtime, timeutil
-from hitl.adapters.dynamo import to_item
+from hitl.adapters import keys
+from hitl.adapters.table import to_item
 from hitl.domain import rules
 from hitl.domain.models import Decision, PauseHead
 
 
 def items_of(cloud):
-    return [item for item in cloud.store.scan_all()]
+    return cloud.items()
 
 
 def pause_items(cloud):
@@ -41,10 +42,10 @@ def test_the_51st_pause_of_a_free_month_is_402_and_writes_nothing(api, cloud, fr
         assert create(api, key, action=f"a{n}").status == 201
     store = cloud.store
     month = timeutil.month_key(timeutil.now())
-    assert store.quota_used(free_tenant["tenantId"], month) == 3
+    assert store.tenants.quota_used(free_tenant["tenantId"], month) == 3
     # 47 more pauses were created this month (the e2e test makes all 50 for real)
-    store.client.update_item(
-        TableName=store.table,
+    store.table.client.update_item(
+        TableName=store.table.name,
         Key=to_item({"pk": f"T#{free_tenant['tenantId']}", "sk": f"QUOTA#{month}"}),
         UpdateExpression="SET used = :n",
         ExpressionAttributeValues={":n": {"N": "50"}},
@@ -59,7 +60,7 @@ def test_the_51st_pause_of_a_free_month_is_402_and_writes_nothing(api, cloud, fr
     assert pause_items(cloud) == before  # no head, body, audit entry or event
     assert cloud.events() == []
     assert len(api.get("/api/pause", query={"limit": "100"}, key=key).json()["items"]) == 3
-    assert store.quota_used(free_tenant["tenantId"], month) == 50
+    assert store.tenants.quota_used(free_tenant["tenantId"], month) == 50
 
 
 def test_pro_tenants_keep_no_counter(api, cloud, make_tenant):
@@ -72,7 +73,7 @@ def test_pro_tenants_keep_no_counter(api, cloud, make_tenant):
 def test_the_counter_is_per_calendar_month(api, cloud, free_tenant):
     assert create(api, free_tenant["apiKey"]).status == 201
     month = timeutil.month_key(timeutil.now())
-    assert cloud.store.quota_used(free_tenant["tenantId"], month) == 1
+    assert cloud.store.tenants.quota_used(free_tenant["tenantId"], month) == 1
 
 
 # --- idempotency --------------------------------------------------------------------------
@@ -87,7 +88,7 @@ def test_a_replay_returns_the_same_pause_once(api, cloud, free_tenant):
     assert again.status == 200
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json()["watchId"] == first.json()["watchId"]
-    assert cloud.store.quota_used(free_tenant["tenantId"], timeutil.month_key(timeutil.now())) == 1
+    assert cloud.store.tenants.quota_used(free_tenant["tenantId"], timeutil.month_key(timeutil.now())) == 1
     assert len(api.get("/api/pause", key=key).json()["items"]) == 1
 
 
@@ -146,10 +147,10 @@ class ConflictingClient:
 
 def test_a_transaction_conflict_is_retried(api, cloud, free_tenant):
     store = runtime.services().store
-    store.client = ConflictingClient(store.client, 2)
+    store.table.client = ConflictingClient(store.table.client, 2)
     response = create(api, free_tenant["apiKey"])
     assert response.status == 201
-    assert store.client.calls == 3
+    assert store.table.client.calls == 3
     assert api.get(f"/api/pause/{response.json()['watchId']}", key=free_tenant["apiKey"]).json()["status"] == "pending"
     cancel = api.post(f"/api/pause/{response.json()['watchId']}/cancel", key=free_tenant["apiKey"])
     assert cancel.status == 200
@@ -161,7 +162,7 @@ def test_a_transaction_conflict_is_retried(api, cloud, free_tenant):
 def decide_directly(cloud, watch_id, outcome="approved"):
     """A human decision, written as the decide use case of a later step will."""
     services = runtime.services()
-    head = services.store.get_head(watch_id)
+    head = services.store.pauses.get_head(watch_id)
     now = timeutil.now()
     new = head.model_copy(
         update={
@@ -171,7 +172,7 @@ def decide_directly(cloud, watch_id, outcome="approved"):
             "decision": Decision(outcome=outcome, by="boss@example.com", channel="email", at=timeutil.iso(now)),
         }
     )
-    assert services.pauses._transition(head, new, "boss@example.com", "email", now, 30, overdue=False)
+    assert services.pauses._transition(head, new, "boss@example.com", "email", now, overdue=False)
 
 
 def test_cancel_of_a_decided_pause_is_409_with_the_pause(api, cloud, make_tenant):
@@ -190,14 +191,14 @@ def test_a_refused_transition_writes_nothing(api, cloud, make_tenant):
     tenant = make_tenant()
     watch_id = create(api, tenant["apiKey"]).json()["watchId"]
     services = runtime.services()
-    stale = services.store.get_head(watch_id)
+    stale = services.store.pauses.get_head(watch_id)
     decide_directly(cloud, watch_id)
     before = pause_items(cloud)
     now = timeutil.now()
     late = stale.model_copy(
         update={"status": "cancelled", "decidedAt": timeutil.iso(now), "version": stale.version + 1}
     )
-    assert services.pauses._transition(stale, late, "agent", "api", now, 30, overdue=False) is False
+    assert services.pauses._transition(stale, late, "agent", "api", now, overdue=False) is False
     assert pause_items(cloud) == before  # not even an audit entry or an event
 
 
@@ -236,8 +237,10 @@ def seed_pauses(cloud, tenant_id, count):
             createdAt=at,
             expiresAt=timeutil.iso(now + timedelta(hours=1)),
             actionDigest=rules.action_digest(f"n{n}", {}),
+            retentionDays=30,
         )
-        store.client.put_item(TableName=store.table, Item=to_item(store._head_values(head, 30)))
+        item = {**store.pauses._head_attributes(head), **keys.head(head.watchId).as_dict()}
+        store.table.client.put_item(TableName=store.table.name, Item=to_item(item))
         made.append(head.watchId)
     return made
 
@@ -334,13 +337,13 @@ def test_the_sweeper_expires_exactly_the_overdue_pending_pauses(api, cloud, make
     assert pauses.sweep() == {"expired": 0, "republished": 0, "reminded": 0}
 
     for watch_id in overdue:
-        head = cloud.store.get_head(watch_id)
+        head = cloud.store.pauses.get_head(watch_id)
         assert head.status == "expired"
         assert head.decidedAt == head.expiresAt
         assert head.decision.by == "timeout"
     for watch_id in later_ones:
-        assert cloud.store.get_head(watch_id).status == "pending"
-    assert cloud.store.get_head(cancelled).status == "cancelled"
+        assert cloud.store.pauses.get_head(watch_id).status == "pending"
+    assert cloud.store.pauses.get_head(cancelled).status == "cancelled"
     events = cloud.events()
     assert sorted(e["detail"]["data"]["watchId"] for e in events) == sorted(overdue)
     assert {e["detail-type"] for e in events} == {"pause.expired"}
@@ -373,13 +376,13 @@ def test_the_sweeper_republishes_exactly_the_unsent_events(api, cloud, make_tena
 def test_the_sweeper_reads_the_due_index_never_a_scan(cloud, monkeypatch):
     store = runtime.services().store
     calls = []
-    real_scan = store.client.scan
+    real_scan = store.table.client.scan
 
     def spy(**kwargs):
         calls.append(kwargs)
         return real_scan(**kwargs)
 
-    monkeypatch.setattr(store.client, "scan", spy, raising=False)
+    monkeypatch.setattr(store.table.client, "scan", spy, raising=False)
     runtime.services().pauses.sweep()
     assert calls == []
 
@@ -413,12 +416,12 @@ def test_waits_beyond_the_plan_cap_are_429(api, cloud, free_tenant):
     store = runtime.services().store
     now = timeutil.epoch(timeutil.now())
     for n in range(5):
-        assert store.acquire_wait(free_tenant["tenantId"], f"other{n}", 5, now + 30, now)
+        assert store.waits.acquire(free_tenant["tenantId"], f"other{n}", 5, now + 30, now)
     refused = api.get(f"/api/pause/{watch_id}", query={"wait": "5"}, key=key)
     assert refused.status == 429
     assert refused.json()["error"]["code"] == "too_many_waits"
     assert api.get(f"/api/pause/{watch_id}", key=key).status == 200  # a plain poll is never capped
-    store.release_wait(free_tenant["tenantId"], "other0")
+    store.waits.release(free_tenant["tenantId"], "other0")
     runtime.services().pauses.sleep = lambda s: None
     assert api.get(f"/api/pause/{watch_id}", query={"wait": "1"}, key=key).status == 200
 
@@ -427,9 +430,9 @@ def test_a_dead_waits_lease_runs_out(cloud, free_tenant):
     store = runtime.services().store
     now = timeutil.epoch(timeutil.now())
     for n in range(5):
-        assert store.acquire_wait(free_tenant["tenantId"], f"dead{n}", 5, now + 30, now)
-    assert not store.acquire_wait(free_tenant["tenantId"], "new", 5, now + 30, now)
-    assert store.acquire_wait(free_tenant["tenantId"], "new", 5, now + 90, now + 31)
+        assert store.waits.acquire(free_tenant["tenantId"], f"dead{n}", 5, now + 30, now)
+    assert not store.waits.acquire(free_tenant["tenantId"], "new", 5, now + 30, now)
+    assert store.waits.acquire(free_tenant["tenantId"], "new", 5, now + 90, now + 31)
 
 
 def test_a_wait_on_a_decided_pause_returns_at_once(api, cloud, make_tenant):

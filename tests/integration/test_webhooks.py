@@ -173,7 +173,7 @@ def test_endpoints_are_listed_without_secrets_and_belong_to_their_tenant(api, ho
 
 def test_secrets_are_stored_encrypted(api, hooks, tenant):
     endpoint = register(api, tenant, "http://127.0.0.1:9/hook")
-    stored = [i for i in hooks.store.scan_all() if i["sk"]["S"].startswith("WH#")]
+    stored = [i for i in hooks.items() if i["sk"]["S"].startswith("WH#")]
     assert len(stored) == 1
     assert endpoint["secret"] not in json.dumps(stored)
 

@@ -36,11 +36,11 @@ from standardwebhooks.webhooks import Webhook
 
 from hitl import ids, wiring
 from hitl.adapters.dynamo import DynamoStore
-from hitl.adapters.events import MemoryPublisher
 from hitl.adapters.messaging import SqsWorkQueue
-from hitl.adapters.webhook_store import KmsCrypto, WebhookStore
+from hitl.adapters.webhook_store import KmsCrypto
+from hitl.domain.auth import Authenticator
 from hitl.domain.requests import CreatePauseRequest
-from hitl.domain.service import Authenticator, PauseService
+from hitl.domain.service import PauseService
 from hitl.domain.tenants import TenantAdmin
 from hitl.timeutil import now
 from hitl.webhooks.models import RegisterWebhook
@@ -48,6 +48,7 @@ from hitl.webhooks.service import WebhookService
 from hitl_local import apigw, resources
 from hitl_local.receiver import receiver
 from infra import layer_build
+from tests.fakes import MemoryPublisher
 
 REPO = layer_build.REPO_ROOT
 RUNNER = Path(__file__).with_name("lambda_invoke.py")
@@ -381,8 +382,8 @@ def test_sweeper_expires_and_republishes_against_aws_apis(invoke: Invoke, moto_s
     session = boto3.session.Session(region_name=REGION)
     names = resources.create(session)
     store = DynamoStore(session.client("dynamodb"), names.table)
-    tenant = TenantAdmin(store).create_tenant("packaging", "pro", ["approver@example.com"])
-    principal = Authenticator(store).authenticate(f"Bearer {tenant['apiKey']}")
+    tenant = TenantAdmin(store.tenants).create_tenant("packaging", "pro", ["approver@example.com"])
+    principal = Authenticator(store.tenants).authenticate(f"Bearer {tenant['apiKey']}")
     an_hour_ago = now() - timedelta(hours=1)
     past = PauseService(store, MemoryPublisher(fail=True), BASE_URL, clock=lambda: an_hour_ago)
     pause = past.create(principal, CreatePauseRequest(action="deploy", timeoutSeconds=60), None).pause
@@ -422,8 +423,8 @@ def test_notifier_sends_an_approval_email_against_aws_apis(invoke: Invoke, moto_
     session = boto3.session.Session(region_name=REGION)
     names = resources.create(session)
     store = DynamoStore(session.client("dynamodb"), names.table)
-    tenant = TenantAdmin(store).create_tenant("packaging-notifier", "pro", ["approver@example.com"])
-    principal = Authenticator(store).authenticate(f"Bearer {tenant['apiKey']}")
+    tenant = TenantAdmin(store.tenants).create_tenant("packaging-notifier", "pro", ["approver@example.com"])
+    principal = Authenticator(store.tenants).authenticate(f"Bearer {tenant['apiKey']}")
     pause = (
         PauseService(store, MemoryPublisher(), BASE_URL)
         .create(principal, CreatePauseRequest(action="deploy"), None)
@@ -458,10 +459,10 @@ def test_webhooks_function_delivers_a_signed_webhook_against_aws_apis(invoke: In
     session = boto3.session.Session(region_name=REGION)
     names = resources.create(session)
     store = DynamoStore(session.client("dynamodb"), names.table)
-    tenant = TenantAdmin(store).create_tenant("packaging-webhooks", "pro", ["approver@example.com"])
+    tenant = TenantAdmin(store.tenants).create_tenant("packaging-webhooks", "pro", ["approver@example.com"])
     crypto = KmsCrypto(session.client("kms"), names.kms_key_id)
     queue = SqsWorkQueue(session.client("sqs"), names.queues["deliveries"])
-    service = WebhookService(WebhookStore(store), crypto, queue, allow_loopback_http=True)
+    service = WebhookService(store.webhooks, crypto, queue, allow_loopback_http=True)
     with receiver() as hook:
         endpoint = service.register(tenant["tenantId"], RegisterWebhook(url=hook.url, events=["pause.cancelled"]))
         envelope = {

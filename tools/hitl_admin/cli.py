@@ -128,7 +128,7 @@ def run(args: argparse.Namespace, admin: TenantAdmin) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    admin = TenantAdmin(connect(args))
+    admin = TenantAdmin(connect(args).tenants)
     try:
         result = run(args, admin)
     except DomainError as error:

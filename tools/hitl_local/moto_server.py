@@ -13,11 +13,13 @@ directory), ``export_kms_key`` reads a key's id and material out of moto's in-pr
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.botocore_stubber import BotocoreStubber
 from moto.kms.models import kms_backends
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -31,6 +33,11 @@ FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "loca
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+def is_dynamodb_request(target: str | None) -> bool:
+    """Whether a request with this ``X-Amz-Target`` header is a DynamoDB call."""
+    return (target or "").startswith("DynamoDB_")
+
+
 class SerializeDynamoDB:
     """WSGI middleware: one DynamoDB request at a time (``X-Amz-Target: DynamoDB_…``)."""
 
@@ -39,7 +46,7 @@ class SerializeDynamoDB:
         self.lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+        if not is_dynamodb_request(environ.get("HTTP_X_AMZ_TARGET")):
             return self.app(environ, start_response)
         with self.lock:
             # the whole answer is produced under the lock, not just the call that starts it
@@ -107,6 +114,27 @@ class EndpointSession(boto3.session.Session):
     def client(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         kwargs.setdefault("endpoint_url", self.endpoint_url)
         return super().client(*args, **kwargs)
+
+
+@contextmanager
+def serialized_in_process_dynamodb() -> Iterator[None]:
+    """The same guarantee for moto in-process (``mock_aws``), which is no more atomic across
+    threads than the server: one DynamoDB request at a time, nothing else serialized."""
+    lock = threading.Lock()
+    original = BotocoreStubber.process_request
+
+    def process_request(self: BotocoreStubber, request: Any) -> Any:
+        target = request.headers.get("X-Amz-Target")
+        if not is_dynamodb_request(target.decode() if isinstance(target, bytes) else target):
+            return original(self, request)
+        with lock:
+            return original(self, request)
+
+    BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        BotocoreStubber.process_request = original  # type: ignore[method-assign]
 
 
 # --- KMS keys that outlive the process ------------------------------------------------------

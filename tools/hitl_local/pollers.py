@@ -149,6 +149,12 @@ class QueuePoller(_Loop):
         self.arn = queue_arn(sqs, queue_url)
         self.concurrency = max(1, concurrency)
         self._slots = threading.BoundedSemaphore(self.concurrency)
+        #: batches under way (their threads) and the ids of their messages
+        self._batches: set[threading.Thread] = set()
+        self._in_flight: set[str] = set()
+        #: ids of messages whose batch the stop cut short (what a restart shows again at once)
+        self._interrupted: set[str] = set()
+        self._flight_lock = threading.Lock()
 
     def step(self) -> None:
         if self.concurrency == 1:
@@ -164,7 +170,10 @@ class QueuePoller(_Loop):
         if not messages:
             self._slots.release()
             return
-        threading.Thread(target=self._run_batch, args=(messages,), name=f"{self.name}-batch", daemon=True).start()
+        thread = threading.Thread(target=self._run_batch, args=(messages,), name=f"{self.name}-batch", daemon=True)
+        with self._flight_lock:
+            self._batches.add(thread)
+        thread.start()
 
     def _run_batch(self, messages: list[dict[str, Any]]) -> None:
         try:
@@ -175,7 +184,24 @@ class QueuePoller(_Loop):
             if not self._stop.is_set():
                 log.exception("%s failed on a batch of %d; it will be retried", self.name, len(messages))
         finally:
+            with self._flight_lock:
+                self._batches.discard(threading.current_thread())
             self._slots.release()
+
+    def join(self, timeout_s: float = 5.0) -> None:
+        """The loop, then every batch under way (a stop ends their invocations)."""
+        deadline = time.monotonic() + timeout_s
+        super().join(timeout_s)
+        with self._flight_lock:
+            batches = list(self._batches)
+        for thread in batches:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def interrupted(self) -> set[str]:
+        """Ids of the messages received and neither settled nor handed back by their function
+        because the stack stopped (their batch cut short, or still under way)."""
+        with self._flight_lock:
+            return self._interrupted | self._in_flight
 
     def _receive(self, wait_s: int) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = self.sqs.receive_message(
@@ -196,6 +222,20 @@ class QueuePoller(_Loop):
 
     def _invoke(self, messages: list[dict[str, Any]]) -> None:
         """One invocation with ``messages``, then the deletion of those it did not report failed."""
+        ids = {m["MessageId"] for m in messages}
+        with self._flight_lock:
+            self._in_flight |= ids
+        settled_by_function = False
+        try:
+            settled_by_function = self._invoke_and_settle(messages)
+        finally:
+            with self._flight_lock:
+                self._in_flight -= ids
+                if not settled_by_function and self._stop.is_set():
+                    self._interrupted |= ids
+
+    def _invoke_and_settle(self, messages: list[dict[str, Any]]) -> bool:
+        """Whether the function ran to the end (so what it did not settle, it meant to leave)."""
         invocation = self.pool.invoke(sqs_event(messages, self.arn))
         if not invocation.ok:
             log.warning(
@@ -205,16 +245,17 @@ class QueuePoller(_Loop):
                 len(messages),
                 invocation.error,
             )
-            return
+            return False
         done = settled(messages, invocation.result)
         if done is None:
             log.warning("%s: the batchItemFailures answer is malformed; the batch will be retried", self.name)
-            return
+            return True
         if done:
             self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
             )
+        return True
 
 
 class EventCollector(_Loop):

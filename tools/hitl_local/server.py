@@ -19,6 +19,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 import sys
@@ -39,10 +40,10 @@ from hitl import wiring
 from hitl.adapters.dynamo import DynamoStore
 from hitl.domain.tenants import TenantAdmin
 from hitl.webhooks.models import RETRY_SCHEDULE_S
-from hitl_local import apigw, fast_transactions, outbox, resources, state
+from hitl_local import apigw, fast_queries, fast_transactions, outbox, resources, saved_messages, state
 from hitl_local.moto_server import FAKE_CREDENTIALS, REGION, MotoServer, export_kms_key, import_kms_key
 from hitl_local.pollers import MAPPING_CONCURRENCY, EventCollector, QueuePoller, ScheduleRunner
-from hitl_local.ses_simulator import MailboxSimulator
+from hitl_local.ses_simulator import MailboxSimulator, moto_sent_messages
 from hitl_local.workers import Invocation, Outcome, PoolClosed, Pools
 
 log = logging.getLogger("hitl_local")
@@ -159,7 +160,7 @@ class Front:
         log.info(
             "%s %s -> %d (%s, %d ms)",
             incoming.method,
-            path,
+            logged_path(incoming.method, path or "/"),
             answer.status,
             function,
             (time.monotonic() - started) * 1000,
@@ -194,6 +195,41 @@ class Front:
         return apigw.gateway_error(500, "Internal Server Error"), route.function
 
 
+# --- what the request log shows ------------------------------------------------------------
+
+#: a path segment shown as it is on an unknown path: a plain lower-case word (``api``, ``pause``,
+#: ``openapi.json``); anything else (a token, a key, an id) is shown as ``REDACTED``
+_PLAIN_SEGMENT = re.compile(r"^[a-z][a-z.-]{0,23}$")
+REDACTED = "{redacted}"
+#: a run of characters that could be a secret (link tokens, API keys, ``whsec_…``) in free text
+_SECRET_LIKE = re.compile(r"[A-Za-z0-9_-]{20,}")
+
+
+def logged_path(method: str, path: str) -> str:
+    """How the request log shows ``method path``: never a token or any other secret a path may carry.
+
+    A path of one of the wiring's routes is shown as the route's template (``/a/{token}/{choice}``,
+    as API Gateway's ``$context.routeKey``), whatever route is added later (sign-in links,
+    invitations); any other path keeps only the segments that are the literal words of some route
+    or plain words, every other segment redacted.  The local stack's own pages are shown as they are.
+    """
+    if path.startswith(LOCAL_PREFIX):
+        return path if _SECRET_LIKE.search(path) is None else LOCAL_PREFIX + REDACTED
+    route, _ = apigw.match_route(method, path)
+    if route.path != wiring.DEFAULT_ROUTE:
+        return route.path
+    literals = {part for known in wiring.ROUTES for part in known.path.split("/") if not part.startswith("{")}
+    shown = [
+        segment if segment in literals or _PLAIN_SEGMENT.match(segment) else REDACTED for segment in path.split("/")
+    ]
+    return "/".join(shown) or "/"
+
+
+def redacted_text(text: str) -> str:
+    """``text`` with every run that could be a secret replaced (free-form lines: werkzeug's errors)."""
+    return _SECRET_LIKE.sub(REDACTED, text)
+
+
 def to_wsgi(answer: apigw.HttpResponse) -> WsgiResponse:
     headers: list[tuple[str, str]] = []
     for name, value in answer.headers.items():
@@ -213,6 +249,10 @@ class _QuietHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
+
+    def log_error(self, format: str, *args: Any) -> None:
+        """werkzeug's own errors (a malformed request line) quote the request: redacted."""
+        log.warning("http: %s", redacted_text(format % args if args else format))
 
     def version_string(self) -> str:
         return "hitl-local"
@@ -240,6 +280,8 @@ class LocalStack:
         self.collectors: dict[str, EventCollector] = {}
         self.config: state.LocalConfig | None = None
         self.restored = 0
+        self.restored_messages = 0
+        self.restored_emails = 0
         self._keep_on_stop = False
         self.lock = state.StateLock(options.state_dir)
 
@@ -302,16 +344,21 @@ class LocalStack:
         self.names = resources.create(session, kept)
         if saved_key is None:
             state.save_kms_key(state_dir, export_kms_key(self.names.kms_key_id))
-        self.store = DynamoStore(session.client("dynamodb"), self.names.table)
-        self.restored = state.restore(self.store, state_dir)
-        self._keep_on_stop = True  # the table holds the saved state now: it may be saved again
+        dynamodb = session.client("dynamodb")
+        self.store = DynamoStore(dynamodb, self.names.table)
+        self.restored = state.restore(dynamodb, self.names.table, state_dir)
+        # the queues' messages and the outbox, before any poller or the SES simulator runs
+        saved_queues, saved_outbox = state.load_messages(state_dir)
+        self.restored_messages = saved_messages.import_queues(saved_queues)
+        self.restored_emails = saved_messages.import_outbox(saved_outbox)
+        self._keep_on_stop = True  # moto holds the saved state now: it may be saved again
 
         self.pools = Pools(wiring.FUNCTIONS, self.function_environment)
         self.front.pools = self.pools.pools
         warming = [thread for pool in self.pools.pools.values() for thread in pool.start_warm()]
 
         previous = state.read_config(state_dir)
-        tenant = state.ensure_local_tenant(TenantAdmin(self.store), options.approver_email, previous)
+        tenant = state.ensure_local_tenant(TenantAdmin(self.store.tenants), options.approver_email, previous)
 
         sqs = session.client("sqs")
         for subscription in wiring.SUBSCRIPTIONS:
@@ -328,7 +375,15 @@ class LocalStack:
             period = float(os.environ.get(schedule.local_setting, schedule.local_default_s))
             self.loops.append(ScheduleRunner(schedule, self.pools[schedule.function], period))
         # moto reports no bounces: this puts SES's events for mail to its simulator addresses on the default bus
-        self.loops.append(MailboxSimulator(session.client("events"), self.names.configuration_set))
+        # (the emails of the outbox put back were reported on in their own run)
+        earlier_emails = self.restored_emails
+        self.loops.append(
+            MailboxSimulator(
+                session.client("events"),
+                self.names.configuration_set,
+                sent_messages=lambda: moto_sent_messages()[earlier_emails:],
+            )
+        )
 
         self.front.local_routes.update(
             {
@@ -384,12 +439,22 @@ class LocalStack:
             loop.join()
         done("pollers")
         saved = None
-        if self.store is not None and self._keep_on_stop:
+        if self.moto is not None and self.names is not None and self._keep_on_stop:
+            state_dir = self.options.state_dir
             try:
-                saved = state.dump(self.store, self.options.state_dir)
+                saved = state.dump(self.moto.session().client("dynamodb"), self.names.table, state_dir)
             except Exception:
-                log.exception("could not save the table to %s", self.options.state_dir / state.DUMP_FILE)
+                log.exception("could not save the table to %s", state_dir / state.DUMP_FILE)
             done("dump")
+            # every poller and batch has stopped: what is in the queues now stays there
+            pollers = [loop for loop in self.loops if isinstance(loop, QueuePoller)]
+            interrupted = set().union(*(poller.interrupted() for poller in pollers))
+            try:
+                queues = saved_messages.export_queues(interrupted)
+                state.save_messages(state_dir, queues, saved_messages.export_outbox())
+            except Exception:
+                log.exception("could not save the queues and the outbox to %s", state_dir)
+            done("messages")
         if self.moto is not None:
             self.moto.stop()
             done("moto")
@@ -443,9 +508,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    # transactions in time that does not grow with the table; safe because this process's
-    # moto serializes every DynamoDB request (see fast_transactions)
+    # transactions and queries in time that does not grow with the table; safe because this
+    # process's moto serializes every DynamoDB request (see fast_transactions, fast_queries)
     fast_transactions.install()
+    fast_queries.install()
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -462,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
         config = stack.start()
         if stack.restored:
             log.info("restored %d items from %s", stack.restored, options.state_dir / state.DUMP_FILE)
+        if stack.restored_messages or stack.restored_emails:
+            log.info("restored %d queued messages and %d emails", stack.restored_messages, stack.restored_emails)
         print(banner(config, options.state_dir), flush=True)
         while not stopping.wait(1):
             pass

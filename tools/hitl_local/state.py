@@ -1,7 +1,15 @@
 """What the local stack keeps across restarts, in its state directory (``.hitl`` by default).
 
+Every file here is written atomically (a temporary file renamed over it) and readable by its
+owner only (mode 0600, from its first byte): the table holds the cursor secret and API key
+hashes, ``local.json`` an API key, ``kms.json`` key material.
+
 * ``dynamodb.json``: every item of the table, dumped on a clean stop and restored before
   serving, so the tenant, its key and old pauses survive a restart of ``make dev``;
+* ``sqs.json``: every message of every queue at the stop — queued emails and webhook deliveries,
+  retries waiting for their time, messages a function was working on — put back before the
+  pollers start (``saved_messages``), so nothing in flight is lost;
+* ``outbox.json``: every email SES accepted (the local outbox, ``/_local/outbox``);
 * ``local.json``: what a developer (or ``hitl-admin --local``, or a test) needs to talk to
   the running stack: its URL, the ``local`` tenant's API key, the AWS endpoint, …
 * ``kms.json``: the KMS key that encrypts webhook and callback secrets (its id and material,
@@ -15,16 +23,19 @@ import base64
 import fcntl
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from hitl import ids
-from hitl.adapters.dynamo import DynamoStore
+from hitl.adapters.tenant_repository import DynamoTenants
 from hitl.domain.models import PlanName
 from hitl.domain.tenants import TenantAdmin
 
 DUMP_FILE = "dynamodb.json"
+QUEUES_FILE = "sqs.json"
+OUTBOX_FILE = "outbox.json"
 CONFIG_FILE = "local.json"
 LOCK_FILE = "lock"
 KMS_FILE = "kms.json"
@@ -49,14 +60,30 @@ class LocalConfig:
     eventBusName: str
 
 
-def write_json(path: Path, value: Any, *, private: bool = False) -> None:
-    """Write atomically: a reader never sees half a file, a crash never leaves one.  ``private``:
-    readable and writable by the owner only (from the first byte written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+#: every file of the state directory: its owner's only
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def make_state_dir(state_dir: Path) -> None:
+    """The state directory (its owner's only when made here; an existing one is left as it is)."""
+    state_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Write atomically (a reader never sees half a file, a crash never leaves one), readable and
+    writable by the owner only from the first byte written."""
+    make_state_dir(path.parent)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o666)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(json.dumps(value, indent=2) + "\n")
+    temporary.unlink(missing_ok=True)  # a leftover of a crash keeps its own mode: never reuse it
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        os.fchmod(descriptor, FILE_MODE)  # whatever the umask
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(json.dumps(value, indent=2) + "\n")
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     temporary.replace(path)
 
 
@@ -79,8 +106,10 @@ class StateLock:
         self._file: IO[str] | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+")
+        make_state_dir(self.path.parent)
+        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        os.fchmod(descriptor, FILE_MODE)
+        handle = os.fdopen(descriptor, "a+")
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:
@@ -124,27 +153,44 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def dump(store: DynamoStore, state_dir: Path) -> int:
+def scan(dynamodb: Any, table: str) -> Iterator[dict[str, Any]]:
+    """Every item of ``table``, raw (a consistent Scan, page after page)."""
+    for page in dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+        yield from page.get("Items", [])
+
+
+def dump(dynamodb: Any, table: str, state_dir: Path) -> int:
     """Write every item to ``dynamodb.json``; the number of items."""
-    items = [_encode(item) for item in store.scan_all()]
+    items = [_encode(item) for item in scan(dynamodb, table)]
     write_json(state_dir / DUMP_FILE, {"version": 1, "items": items})
     return len(items)
 
 
-def restore(store: DynamoStore, state_dir: Path) -> int:
+def restore(dynamodb: Any, table: str, state_dir: Path) -> int:
     """Put back the items of ``dynamodb.json`` (if any); the number of items."""
     saved = read_json(state_dir / DUMP_FILE)
     if not isinstance(saved, dict) or not isinstance(saved.get("items"), list):
         return 0
     items = [_decode(item) for item in saved["items"]]
     for start in range(0, len(items), BATCH):
-        requests: dict[str, Any] = {
-            store.table: [{"PutRequest": {"Item": item}} for item in items[start : start + BATCH]]
-        }
+        requests: dict[str, Any] = {table: [{"PutRequest": {"Item": item}} for item in items[start : start + BATCH]]}
         while requests:
-            answer = store.client.batch_write_item(RequestItems=requests)
+            answer = dynamodb.batch_write_item(RequestItems=requests)
             requests = answer.get("UnprocessedItems") or {}
     return len(items)
+
+
+# --- the queues' messages and the outbox (made and put back by ``saved_messages``) ---------
+
+
+def save_messages(state_dir: Path, queues: Any, outbox: Any) -> None:
+    write_json(state_dir / QUEUES_FILE, queues)
+    write_json(state_dir / OUTBOX_FILE, outbox)
+
+
+def load_messages(state_dir: Path) -> tuple[Any, Any]:
+    """(the saved queues, the saved outbox); ``None`` for what was never saved or is unreadable."""
+    return read_json(state_dir / QUEUES_FILE), read_json(state_dir / OUTBOX_FILE)
 
 
 # --- the KMS key ---------------------------------------------------------------------------
@@ -175,7 +221,6 @@ def save_kms_key(state_dir: Path, key: SavedKey) -> Path:
             "description": key.description,
             "createdAt": key.created,
         },
-        private=True,
     )
     return path
 
@@ -233,7 +278,7 @@ def ensure_local_tenant(admin: TenantAdmin, approver_email: str, previous: dict[
     return LocalTenant(tenant.tenantId, created_key["apiKey"], approver_email)
 
 
-def _works(store: DynamoStore, key: str, tenant_id: str) -> bool:
+def _works(store: DynamoTenants, key: str, tenant_id: str) -> bool:
     if not ids.is_well_formed_key(key):
         return False
     record = store.get_api_key(ids.sha256_hex(key))

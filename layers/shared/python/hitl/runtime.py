@@ -10,7 +10,8 @@ from hitl.adapters import aws
 from hitl.adapters.dynamo import DynamoStore
 from hitl.adapters.events import EventBridgePublisher
 from hitl.adapters.messaging import SesMailer, SqsWorkQueue
-from hitl.domain.service import Authenticator, PauseService
+from hitl.domain.auth import Authenticator
+from hitl.domain.service import PauseService
 from hitl.settings import get_settings
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def services() -> Services:
     return Services(
         store=store,
         pauses=PauseService(store, publisher, settings.base_url, check_url=check_callback_url),
-        auth=Authenticator(store, cache_seconds=settings.key_cache_seconds),
+        auth=Authenticator(store.tenants, cache_seconds=settings.key_cache_seconds),
     )
 
 
@@ -44,8 +45,10 @@ def notifier() -> Notifier:
     settings = get_settings()
     if not settings.email_queue_url:
         raise RuntimeError("QUEUE_URL_EMAIL is not set: the notifier needs its work queue")
+    store = services().store
     return Notifier(
-        services().store,
+        store.pauses,
+        store.tokens,
         SesMailer(aws.sesv2(), settings.sender, settings.ses_configuration_set),
         email_queue(),
         settings.base_url,
@@ -65,14 +68,14 @@ def deliveries_queue() -> SqsWorkQueue:
 
 @lru_cache(maxsize=1)
 def webhooks() -> WebhookService:
-    from hitl.adapters.webhook_store import KmsCrypto, WebhookStore
+    from hitl.adapters.webhook_store import KmsCrypto
     from hitl.webhooks.service import WebhookService
 
     settings = get_settings()
     if not settings.kms_key_id:
         raise RuntimeError("HITL_KMS_KEY_ID is not set: webhook secrets need the service's KMS key")
     return WebhookService(
-        WebhookStore(services().store),
+        services().store.webhooks,
         KmsCrypto(aws.kms(), settings.kms_key_id),
         deliveries_queue(),
         allow_loopback_http=settings.webhook_allow_loopback,

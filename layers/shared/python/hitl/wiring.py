@@ -13,10 +13,49 @@ from typing import Any, Literal
 
 # --- functions ---------------------------------------------------------------
 
-#: What a function may touch.  The CDK stack turns each into a ``grant_*`` on
-#: the exact resource; the local stack ignores them (moto checks nothing).
-TABLE_READ = "table:read"
-TABLE_WRITE = "table:write"
+#: What a function may touch.  The CDK stack turns each into a grant of exactly that on the
+#: exact resource; the local stack ignores them (moto checks nothing).
+#:
+#: The table: one need per DynamoDB action the function's code calls (``table_access``).  IAM
+#: judges a ``TransactWriteItems`` item by item (``Put`` → PutItem, ``Update`` → UpdateItem,
+#: ``Delete`` → DeleteItem, ``ConditionCheck`` → ConditionCheckItem): a transaction needs those.
+#: ``Scan`` is never granted: nothing reads the whole table (the local stack's dump is not a function).
+GET_ITEM = "GetItem"
+QUERY = "Query"
+PUT_ITEM = "PutItem"
+UPDATE_ITEM = "UpdateItem"
+DELETE_ITEM = "DeleteItem"
+CONDITION_CHECK_ITEM = "ConditionCheckItem"
+BATCH_GET_ITEM = "BatchGetItem"
+BATCH_WRITE_ITEM = "BatchWriteItem"
+TABLE_ACTIONS = (
+    GET_ITEM,
+    QUERY,
+    PUT_ITEM,
+    UPDATE_ITEM,
+    DELETE_ITEM,
+    CONDITION_CHECK_ITEM,
+    BATCH_GET_ITEM,
+    BATCH_WRITE_ITEM,
+)
+TABLE_NEED_PREFIX = "table:"
+
+
+def table_access(*actions: str) -> frozenset[str]:
+    """The needs of calling exactly ``actions`` (``GET_ITEM``, ``QUERY``, …) on the table."""
+    unknown = sorted(set(actions) - set(TABLE_ACTIONS))
+    if unknown:
+        raise ValueError(f"not a table action a function may be granted: {unknown}")
+    return frozenset(TABLE_NEED_PREFIX + action for action in actions)
+
+
+def table_actions_of(function: Function) -> tuple[str, ...]:
+    """The DynamoDB actions ``function`` may call (``GetItem``, …), in ``TABLE_ACTIONS`` order."""
+    return tuple(action for action in TABLE_ACTIONS if TABLE_NEED_PREFIX + action in function.needs)
+
+
+#: what a create, a decision or any other transition writes (``TransactWriteItems`` of Put and Update)
+TRANSACTION = (PUT_ITEM, UPDATE_ITEM)
 BUS_PUT = "bus:put"
 SES_SEND = "ses:send"
 #: encrypt and decrypt with the service's KMS key (webhook secrets); its id is in ENV_KMS_KEY
@@ -62,7 +101,9 @@ API = Function(
     handler="api_handler.lambda_handler",
     description="The agent HTTP API: create, list, cancel, audit, webhooks, OpenAPI",
     memory_mb=512,
-    needs=frozenset({TABLE_READ, TABLE_WRITE, BUS_PUT, KMS_USE, sends_to("deliveries")}),
+    # webhook endpoints are deleted; keys touched and revoked, leases, idempotency claims updated
+    needs=frozenset({BUS_PUT, KMS_USE, sends_to("deliveries")})
+    | table_access(GET_ITEM, QUERY, PUT_ITEM, UPDATE_ITEM, DELETE_ITEM),
     local_warm=2,
 )
 WAIT = Function(
@@ -73,7 +114,8 @@ WAIT = Function(
     memory_mb=128,
     timeout_s=29,
     reserved_concurrency=50,
-    needs=frozenset({TABLE_READ, TABLE_WRITE}),
+    # reads the pause; a long-poll takes and gives back a lease (updates); keys touched
+    needs=table_access(GET_ITEM, QUERY, UPDATE_ITEM),
     local_warm=2,
     local_max=24,
 )
@@ -85,7 +127,8 @@ SWEEPER = Function(
     memory_mb=256,
     timeout_s=55,
     reserved_concurrency=1,
-    needs=frozenset({TABLE_READ, TABLE_WRITE, BUS_PUT}),
+    # the due index, then a transition (a transaction) or an outbox event marked sent
+    needs=frozenset({BUS_PUT}) | table_access(GET_ITEM, QUERY, *TRANSACTION),
     local_max=1,
 )
 
@@ -96,7 +139,8 @@ NOTIFIER = Function(
     description="Emails approvers: fans pause.created out per approver, sends each once",
     memory_mb=256,
     timeout_s=30,
-    needs=frozenset({TABLE_READ, TABLE_WRITE, BUS_PUT, SES_SEND, sends_to("email")}),
+    # claims each (event, approver) once, stores tokens and SES message ids, marks failures (a transition)
+    needs=frozenset({BUS_PUT, SES_SEND, sends_to("email")}) | table_access(GET_ITEM, QUERY, *TRANSACTION),
     local_warm=2,  # both of its queues need it at once
     local_max=4,
 )
@@ -106,7 +150,8 @@ PAGES = Function(
     handler="pages_handler.lambda_handler",
     description="The approvers' link pages: GET confirms, POST decides",
     memory_mb=256,
-    needs=frozenset({TABLE_READ, TABLE_WRITE, BUS_PUT}),
+    # reads the link's token and the pause; a decision is a transition (a transaction)
+    needs=frozenset({BUS_PUT}) | table_access(GET_ITEM, QUERY, *TRANSACTION),
 )
 
 WEBHOOKS = Function(
@@ -116,7 +161,8 @@ WEBHOOKS = Function(
     description="Delivers signed webhooks: one work item per (event, endpoint), retried, then dead-lettered",
     memory_mb=256,
     timeout_s=30,
-    needs=frozenset({TABLE_READ, TABLE_WRITE, KMS_USE, sends_to("deliveries")}),
+    # endpoints and the callback secret read (the latter created on first use), deliveries logged
+    needs=frozenset({KMS_USE, sends_to("deliveries")}) | table_access(GET_ITEM, QUERY, PUT_ITEM),
     local_max=8,
 )
 

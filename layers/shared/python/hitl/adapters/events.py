@@ -42,17 +42,3 @@ class EventBridgePublisher:
         if answer.get("FailedEntryCount", 0):
             logger.warning("some events were not accepted", extra={"entries": answer.get("Entries")})
         return results + [False] * (len(events) - len(results))
-
-
-class MemoryPublisher:
-    """An in-memory publisher for unit tests: keeps what it was given, can be told to fail."""
-
-    def __init__(self, fail: bool = False) -> None:
-        self.published: list[Event] = []
-        self.fail = fail
-
-    def publish(self, events: list[Event]) -> list[bool]:
-        if self.fail:
-            return [False] * len(events)
-        self.published += events
-        return [True] * len(events)

@@ -70,6 +70,8 @@ class PauseHead(Record):
     #: when the approvers who have not decided get one reminder (remindAfterSeconds)
     remindAt: str | None = None
     reminded: bool = False
+    #: how long the pause is kept once decided: the tenant's plan's retention when it was created
+    retentionDays: int = 365
 
     def next_due(self) -> str:
         """When the sweeper next has something to do for this pending pause."""
@@ -99,6 +101,7 @@ def pause_view(head: PauseHead, body: PauseBody | None) -> dict[str, Any]:
         if shown[optional] is None:
             shown.pop(optional)
     shown.pop("reminded")
+    shown.pop("retentionDays")
     if body is not None:
         shown["context"] = body.context
         shown["metadata"] = body.metadata

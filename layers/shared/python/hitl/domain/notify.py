@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from hitl import ids, timeutil
 from hitl.domain import rules
 from hitl.domain.models import pause_view
+from hitl.domain.ports import LinkToken, PauseRepository, SentMessage, TokenRepository
 from hitl.notify.render import Links, approval_email
 from hitl.observability import logger
 
@@ -29,20 +30,6 @@ class Mailer(Protocol):
 
 class WorkQueue(Protocol):
     def send(self, messages: list[dict[str, Any]]) -> None: ...
-
-
-class NotifyStore(Protocol):
-    def get_pause(self, watch_id: str) -> Any: ...
-
-    def put_sent_message(self, message_id: str, watch_id: str, to: str, sent_epoch: int, keep_s: int) -> None: ...
-
-    def get_sent_message(self, message_id: str) -> dict[str, Any] | None: ...
-
-    def claim_notification(self, event_id: str, to: str, now_epoch: int, lease_s: int) -> str: ...
-
-    def finish_notification(self, event_id: str, to: str, status: str) -> None: ...
-
-    def put_token(self, token_hash: str, watch_id: str, tenant_id: str, approver: str, expires_at: str) -> None: ...
 
 
 #: How long a sent email's message id is remembered: bounces come within minutes, complaints
@@ -74,8 +61,17 @@ class Undeliverable:
 
 
 class Notifier:
-    def __init__(self, store: NotifyStore, mailer: Mailer, queue: WorkQueue, base_url: str, sender: str) -> None:
-        self.store = store
+    def __init__(
+        self,
+        pauses: PauseRepository,
+        tokens: TokenRepository,
+        mailer: Mailer,
+        queue: WorkQueue,
+        base_url: str,
+        sender: str,
+    ) -> None:
+        self.pauses = pauses
+        self.tokens = tokens
         self.mailer = mailer
         self.queue = queue
         self.base_url = base_url.rstrip("/")
@@ -98,19 +94,22 @@ class Notifier:
 
     def deliver(self, work: dict[str, Any]) -> Outcome:
         """Send one approver's email (raises to have the message retried)."""
-        found = self.store.get_pause(work["watchId"])
+        found = self.pauses.get(work["watchId"])
         if found is None:
             return Outcome("skipped")
         head, body = found
         head = rules.effective(head, timeutil.now())
         if head.status != "pending" or any(a.by == work["to"] for a in head.approvals):
             return Outcome("skipped")
-        claim = self.store.claim_notification(work["eventId"], work["to"], timeutil.epoch(timeutil.now()), 120)
+        claim = self.tokens.claim_notification(work["eventId"], work["to"], timeutil.epoch(timeutil.now()), 120)
         if claim != "claimed":
             return Outcome(claim)  # "duplicate": sent already; "busy": another attempt is sending now
         try:
             token = ids.new_link_token()
-            self.store.put_token(ids.sha256_hex(token), head.watchId, head.tenantId, work["to"], head.expiresAt)
+            link = LinkToken(
+                watchId=head.watchId, tenantId=head.tenantId, approver=work["to"], expiresAt=head.expiresAt
+            )
+            self.tokens.put_token(ids.sha256_hex(token), link)
             links = Links(
                 approve=f"{self.base_url}/a/{token}/approve",
                 reject=f"{self.base_url}/a/{token}/reject",
@@ -125,10 +124,10 @@ class Notifier:
             )
             message_id = self.mailer.send(work["to"], message)
         except Exception:
-            self.store.finish_notification(work["eventId"], work["to"], "retry")
+            self.tokens.finish_notification(work["eventId"], work["to"], "retry")
             raise
         self._remember(message_id, head.watchId, work["to"])
-        self.store.finish_notification(work["eventId"], work["to"], "sent")
+        self.tokens.finish_notification(work["eventId"], work["to"], "sent")
         logger.info("approval email sent", extra={"watch_id": head.watchId, "ses_message_id": message_id})
         return Outcome("sent")
 
@@ -141,7 +140,8 @@ class Notifier:
             )
             return
         try:
-            self.store.put_sent_message(message_id, watch_id, to, timeutil.epoch(timeutil.now()), SENT_MESSAGE_KEEP_S)
+            sent = SentMessage(watchId=watch_id, to=to)
+            self.tokens.put_sent_message(message_id, sent, timeutil.epoch(timeutil.now()), SENT_MESSAGE_KEEP_S)
         except Exception:
             logger.exception("could not remember the SES message id", extra={"watch_id": watch_id})
 
@@ -161,18 +161,18 @@ class Notifier:
         else:
             listed = (detail.get(section) or {}).get(recipients_key) or []
             recipients = [str(r.get("emailAddress", "")) for r in listed if isinstance(r, dict)]
-        sent = self.store.get_sent_message(message_id)
+        sent = self.tokens.get_sent_message(message_id)
         if sent is None:
             logger.warning(
                 "SES event for an email we do not know", extra={"event_type": kind, "ses_message_id": message_id}
             )
             return None
-        if recipients and not any(_same_address(r, sent["to"]) for r in recipients):
+        if recipients and not any(_same_address(r, sent.to) for r in recipients):
             logger.warning(
                 "SES event names other recipients than the approver the email was sent to",
-                extra={"event_type": kind, "ses_message_id": message_id, "watch_id": sent["watchId"]},
+                extra={"event_type": kind, "ses_message_id": message_id, "watch_id": sent.watchId},
             )
-        return Undeliverable(watch_id=sent["watchId"], to=sent["to"], kind=kind, message_id=message_id)
+        return Undeliverable(watch_id=sent.watchId, to=sent.to, kind=kind, message_id=message_id)
 
 
 def _same_address(reported: str, sent_to: str) -> bool:

@@ -1,10 +1,32 @@
-"""Ports: the side effects the domain needs, as Protocols.  Adapters implement them."""
+"""Ports: the side effects the use cases need, as Protocols, and the typed records they return.
+
+The DynamoDB adapters (``hitl.adapters``) implement them; in-memory fakes for unit tests are in
+``tests/fakes.py`` (test-only code stays out of the Lambda layer).  No key formats, index names or
+expressions cross this line: the domain asks for "this tenant's pauses from here", never for a
+``gsi1pk``.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, Literal, Protocol, TypeVar
 
-from hitl.domain.models import ApiKeyRecord, Approver, AuditEntry, Event, PauseBody, PauseHead, Tenant
+from hitl.domain.models import (
+    ApiKeyRecord,
+    Approver,
+    AuditEntry,
+    Event,
+    PauseBody,
+    PauseHead,
+    Record,
+    Status,
+    Tenant,
+)
+
+T = TypeVar("T")
+#: where a list page stopped: opaque to the domain, signed into cursors
+Position = dict[str, str]
 
 
 class TransactionRefused(Exception):
@@ -15,31 +37,93 @@ class TransactionRefused(Exception):
         self.reasons = reasons
 
 
-class PageLike(Protocol):
-    items: list[dict[str, Any]]
-    last_key: dict[str, str] | None
+class InvalidPosition(Exception):
+    """A list position that does not belong to the list it is used with."""
+
+
+@dataclass(frozen=True)
+class ListPage(Generic[T]):
+    """One page of a list, newest first: each item with the position just after it."""
+
+    items: list[tuple[T, Position]]
+    next: Position | None
+
+
+class IdempotencyClaim(Record):
+    bodyHash: str
+    watchId: str
+
+
+class LinkToken(Record):
+    """An approver's emailed link, by the hash of its token."""
+
+    watchId: str
+    tenantId: str
+    approver: str
+    expiresAt: str
+    usedAt: str | None = None
+
+
+class SentMessage(Record):
+    """Which pause and approver an SES message was for."""
+
+    watchId: str
+    to: str
+
+
+@dataclass(frozen=True)
+class Quota:
+    """The month's pause counter to take a unit of, with its limit."""
+
+    month: str
+    limit: int
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """An Idempotency-Key claim to make with a create."""
+
+    key_hash: str
+    body_hash: str
+    expires_epoch: int
+
+
+@dataclass(frozen=True)
+class TenantProfile:
+    """What a create needs of its tenant, read fresh: the tenant and its approvers."""
+
+    tenant: Tenant
+    approvers: tuple[Approver, ...]
+
+    @property
+    def confirmed(self) -> tuple[str, ...]:
+        return tuple(sorted(a.email for a in self.approvers if a.status == "confirmed"))
+
+
+ClaimResult = Literal["claimed", "duplicate", "busy"]
 
 
 class EventPublisher(Protocol):
     def publish(self, events: list[Event]) -> list[bool]: ...
 
 
-class PauseStore(Protocol):
-    def create_pause(
+class PauseRepository(Protocol):
+    """Pauses: head, body, audit entries, outbox events, idempotency claims, the due index."""
+
+    def create(
         self,
         head: PauseHead,
         body: PauseBody,
         audit: AuditEntry,
         event: Event,
         *,
-        retention_days: int,
-        quota: tuple[str, int] | None,
-        idempotency: tuple[str, str, int] | None,
+        quota: Quota | None,
+        idempotency: Idempotency | None,
     ) -> None: ...
 
-    def idempotency_claim(self, tenant_id: str, key_hash: str) -> dict[str, Any] | None: ...
+    def idempotency_claim(self, tenant_id: str, key_hash: str) -> IdempotencyClaim | None: ...
 
-    def get_pause(self, watch_id: str) -> tuple[PauseHead, PauseBody] | None: ...
+    def get(self, watch_id: str) -> tuple[PauseHead, PauseBody] | None: ...
 
     def get_head(self, watch_id: str) -> PauseHead | None: ...
 
@@ -50,45 +134,61 @@ class PauseStore(Protocol):
         audit: AuditEntry,
         event: Event,
         *,
-        retention_days: int,
         overdue: bool,
         now: str,
         token_hash: str | None = None,
     ) -> None: ...
 
-    def get_token(self, token_hash: str) -> dict[str, Any] | None: ...
+    def list_pauses(
+        self, tenant_id: str, statuses: Sequence[Status], start: Position | None, page_size: int
+    ) -> ListPage[PauseHead]: ...
 
-    def put_token(self, token_hash: str, watch_id: str, tenant_id: str, approver: str, expires_at: str) -> None: ...
+    def list_audit(self, tenant_id: str, start: Position | None, page_size: int) -> ListPage[AuditEntry]: ...
 
-    def approvers(self, tenant_id: str) -> list[Approver]: ...
-
-    def list_index(
-        self,
-        index_pk: str,
-        *,
-        start_key: dict[str, str] | None,
-        page_size: int,
-        filter_expression: str | None = None,
-        names: dict[str, str] | None = None,
-        **filter_values: Any,
-    ) -> Any: ...
-
-    def audit_of_pause(self, watch_id: str) -> list[dict[str, Any]]: ...
+    def audit_of_pause(self, watch_id: str) -> list[AuditEntry]: ...
 
     def mark_event_sent(self, watch_id: str, event_id: str) -> None: ...
 
-    def get_event(self, watch_id: str, event_id: str) -> dict[str, Any] | None: ...
+    def due_pauses(self, until: str) -> list[str]: ...
 
-    def due(self, prefix: str, shard: int, until: str) -> list[dict[str, Any]]: ...
+    def unsent_events(self, before: str) -> list[Event]: ...
+
+    def cursor_secret(self) -> bytes: ...
+
+
+class TenantRepository(Protocol):
+    """Tenants, their approvers and API keys, and the month's usage."""
 
     def get_tenant(self, tenant_id: str) -> Tenant | None: ...
+
+    def profile(self, tenant_id: str) -> TenantProfile | None: ...
+
+    def approvers(self, tenant_id: str) -> list[Approver]: ...
 
     def get_api_key(self, key_hash: str) -> ApiKeyRecord | None: ...
 
     def touch_key(self, key_hash: str, now: str, older_than: str) -> None: ...
 
-    def acquire_wait(self, tenant_id: str, lease_id: str, cap: int, until_epoch: int, now_epoch: int) -> bool: ...
 
-    def release_wait(self, tenant_id: str, lease_id: str) -> None: ...
+class TokenRepository(Protocol):
+    """Approvers' link tokens, the sending of each email, and what SES message was whose."""
 
-    def cursor_secret(self) -> bytes: ...
+    def put_token(self, token_hash: str, token: LinkToken) -> None: ...
+
+    def get_token(self, token_hash: str) -> LinkToken | None: ...
+
+    def claim_notification(self, event_id: str, to: str, now_epoch: int, lease_s: int) -> ClaimResult: ...
+
+    def finish_notification(self, event_id: str, to: str, status: Literal["sent", "retry", "failed"]) -> None: ...
+
+    def put_sent_message(self, message_id: str, sent: SentMessage, sent_epoch: int, keep_s: int) -> None: ...
+
+    def get_sent_message(self, message_id: str) -> SentMessage | None: ...
+
+
+class WaitLeases(Protocol):
+    """A tenant's concurrent long-polls, capped by its plan."""
+
+    def acquire(self, tenant_id: str, lease_id: str, cap: int, until_epoch: int, now_epoch: int) -> bool: ...
+
+    def release(self, tenant_id: str, lease_id: str) -> None: ...

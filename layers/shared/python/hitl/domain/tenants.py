@@ -11,12 +11,12 @@ from hitl.domain.errors import Conflict, NotFound, Unprocessable
 from hitl.domain.models import ApiKeyRecord, Approver, PlanName, Tenant
 
 if TYPE_CHECKING:  # the adapter is injected; the domain only names its type
-    from hitl.adapters.dynamo import DynamoStore
+    from hitl.adapters.tenant_repository import DynamoTenants
 
 
 @dataclass
 class TenantAdmin:
-    store: DynamoStore
+    store: DynamoTenants
 
     def tenant(self, tenant_ref: str) -> Tenant:
         """A tenant by id, or by name when exactly one has it."""

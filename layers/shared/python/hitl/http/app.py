@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hitl import wiring
 from hitl.domain import errors
-from hitl.domain.service import Principal
+from hitl.domain.auth import Principal
 from hitl.http import json_body, routes
 from hitl.observability import logger
 from hitl.runtime import services
@@ -57,7 +57,7 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 
 def principal(router: Router | APIGatewayHttpResolver) -> Principal:
     found = services().auth.authenticate(router.current_event.headers.get("authorization"))
-    logger.append_keys(tenant_id=found.tenant.tenantId)
+    logger.append_keys(tenant_id=found.tenant_id)
     return found
 
 

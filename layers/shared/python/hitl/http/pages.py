@@ -59,12 +59,12 @@ def build() -> APIGatewayHttpResolver:
     def show(token: str, choice: str) -> Response[str]:
         if choice not in CHOICES:
             return outcome_page(404, "This link is not valid", "Check that the whole link was opened.")
-        item, head, body = services().pauses.link(token)
-        approver = item["approver"]
+        link, head, body = services().pauses.link(token)
+        approver = link.approver
         if head.status != "pending":
             return why_not(head)
         mine = next((a for a in head.approvals if a.by == approver), None)
-        if item.get("usedAt") or mine:
+        if link.usedAt or mine:
             return outcome_page(
                 409,
                 "You have decided already",

@@ -16,7 +16,7 @@ router = Router()
 
 
 def tenant() -> str:
-    return principal(router).tenant.tenantId
+    return principal(router).tenant_id
 
 
 @router.post("/api/webhooks", summary="Register a webhook endpoint (its secret is shown once)")

@@ -252,12 +252,11 @@ class WebhookService:
 
     def deliveries_of_endpoint(self, tenant_id: str, webhook_id: str, limit: int) -> dict[str, Any]:
         self._owned(tenant_id, webhook_id)
-        page = self.store.deliveries_of_endpoint(webhook_id, None, limit)
-        shown = [Delivery.model_validate({"tenantId": tenant_id, **item}).view() for item in page.items]
-        return {"items": shown[:limit], "limit": limit}
+        shown = [d.view() for d in self.store.deliveries_of_endpoint(tenant_id, webhook_id, limit)]
+        return {"items": shown, "limit": limit}
 
     def deliveries_of_pause(self, tenant_id: str, watch_id: str) -> dict[str, Any]:
-        head = self.store.base.get_head(watch_id)
+        head = self.store.pauses.get_head(watch_id)
         if head is None or head.tenantId != tenant_id:
             raise NotFound(f"No pause {watch_id}.", code="pause_not_found")
         return {"items": [d.view() for d in self.store.deliveries_of_pause(watch_id) if d.tenantId == tenant_id]}
@@ -269,10 +268,10 @@ class WebhookService:
         delivery = self.store.delivery(delivery_id)
         if delivery is None or delivery.tenantId != tenant_id or delivery.webhookId != webhook_id:
             raise NotFound(f"No delivery {delivery_id} of {webhook_id}.", code="delivery_not_found")
-        event = self.store.base.get_event(delivery.watchId, delivery.eventId)
+        event = self.store.pauses.get_event(delivery.watchId, delivery.eventId)
         if event is None:
             raise NotFound("The event is no longer kept.", code="event_not_found")
-        self.queue.send([{"envelope": json.loads(event["detail"]), "webhookId": webhook_id, "manual": True}])
+        self.queue.send([{"envelope": event.to_json(), "webhookId": webhook_id, "manual": True}])
         return {"queued": True, "eventId": delivery.eventId, "webhookId": webhook_id}
 
 

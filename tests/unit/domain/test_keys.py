@@ -1,8 +1,8 @@
 import pytest
 
 from hitl import ids
+from hitl.domain.auth import Authenticator
 from hitl.domain.errors import Unauthorized
-from hitl.domain.service import Authenticator
 
 
 def test_a_new_key_has_the_documented_shape():

@@ -1,0 +1,209 @@
+"""Every key format of the single table, in one place.  Nothing outside ``hitl.adapters`` sees one.
+
+Items (pk / sk):
+
+* ``P#<watchId>`` / ``P#HEAD``: the pause head (status, version, decision, …), in the tenant list
+  index (``TP#<tenant>``) and, while pending, in the due index (``EXP#n``).
+* ``P#<watchId>`` / ``P#BODY``: action, context (as JSON text), metadata.
+* ``P#<watchId>`` / ``A#<at>#<auditId>``: audit entries, listed per tenant via ``TA#<tenant>``.
+* ``P#<watchId>`` / ``E#<eventId>``: outbox events, in the due index (``OUT#n``) until sent.
+* ``T#<tenant>`` / ``TENANT``, ``APPROVER#<email>``, ``QUOTA#<yyyy-mm>``, ``WAITS``,
+  ``WH#<webhookId>``, ``CALLBACK_SECRET``.
+* ``KEY#<sha256>`` / ``KEY``: an API key, found by its public id via ``KEYID#<keyId>``, listed per
+  tenant via ``TK#<tenant>``.
+* ``IDEM#<tenant>#<sha256>`` / ``IDEM``: an Idempotency-Key claim.
+* ``TOK#<sha256>`` / ``TOK``: an approver's emailed link token.
+* ``NOTIFY#<eventId>`` / ``<email>``: the sending of one email (claimed once).
+* ``SESMSG#<SES message id>`` / ``SESMSG``: which pause and approver an email was for.
+* ``DLV#<deliveryId>`` / ``DLV``: one webhook delivery attempt, listed per endpoint (``WD#…``)
+  and per pause (lookup ``PD#<watchId>``); ``WHSENT#<messageId>`` / ``SENT``: delivered once.
+* ``CONFIG`` / ``CURSOR_SECRET``: the secret that signs list cursors.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+from hitl import wiring
+
+
+@dataclass(frozen=True)
+class Key:
+    pk: str
+    sk: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {wiring.TABLE_PK: self.pk, wiring.TABLE_SK: self.sk}
+
+
+# --- pauses ---------------------------------------------------------------------------
+
+PAUSE_PREFIX = "P#"
+HEAD = "P#HEAD"
+BODY = "P#BODY"
+AUDIT_PREFIX = "A#"
+EVENT_PREFIX = "E#"
+
+
+def pause_pk(watch_id: str) -> str:
+    return f"P#{watch_id}"
+
+
+def head(watch_id: str) -> Key:
+    return Key(pause_pk(watch_id), HEAD)
+
+
+def body(watch_id: str) -> Key:
+    return Key(pause_pk(watch_id), BODY)
+
+
+def audit(watch_id: str, at: str, audit_id: str) -> Key:
+    return Key(pause_pk(watch_id), f"{AUDIT_PREFIX}{at}#{audit_id}")
+
+
+def event(watch_id: str, event_id: str) -> Key:
+    return Key(pause_pk(watch_id), f"{EVENT_PREFIX}{event_id}")
+
+
+def idempotency(tenant_id: str, key_hash: str) -> Key:
+    return Key(f"IDEM#{tenant_id}#{key_hash}", "IDEM")
+
+
+# --- the per-tenant lists (byTenant index) ------------------------------------------------
+
+
+def pauses_of(tenant_id: str) -> str:
+    return f"TP#{tenant_id}"
+
+
+def audit_of(tenant_id: str) -> str:
+    return f"TA#{tenant_id}"
+
+
+def keys_of(tenant_id: str) -> str:
+    return f"TK#{tenant_id}"
+
+
+def deliveries_of_endpoint(webhook_id: str, tenant_id: str) -> str:
+    """Callback deliveries have no endpoint id of their own: they are listed per tenant."""
+    return f"WD#{webhook_id}" if webhook_id != "callback" else f"WD#callback#{tenant_id}"
+
+
+def list_position(item: dict[str, str]) -> dict[str, str]:
+    """Where a list page stops: the item's table and index keys (what ExclusiveStartKey takes)."""
+    return {name: item[name] for name in (wiring.TABLE_PK, wiring.TABLE_SK, wiring.BY_TENANT.pk, wiring.BY_TENANT.sk)}
+
+
+def list_sort(at: str, identifier: str) -> str:
+    return f"{at}#{identifier}"
+
+
+# --- the due index (sparse, sharded) ---------------------------------------------------------
+
+EXPIRY_SHARDS = "EXP"
+OUTBOX_SHARDS = "OUT"
+
+
+def shard_of(identifier: str) -> int:
+    return zlib.crc32(identifier.encode()) % wiring.DUE_SHARDS
+
+
+def due_shard(prefix: str, identifier: str) -> str:
+    return f"{prefix}#{shard_of(identifier)}"
+
+
+def due_sort(at: str, identifier: str) -> str:
+    return f"{at}#{identifier}"
+
+
+def due_bound(until: str) -> str:
+    """The sort-key bound of everything due at or before ``until``: "$" sorts just after the "#"
+    that ends the time."""
+    return until + "$"
+
+
+# --- tenants, approvers, keys, waits ------------------------------------------------------------
+
+TENANT = "TENANT"
+APPROVER_PREFIX = "APPROVER#"
+
+
+def tenant_pk(tenant_id: str) -> str:
+    return f"T#{tenant_id}"
+
+
+def tenant(tenant_id: str) -> Key:
+    return Key(tenant_pk(tenant_id), TENANT)
+
+
+def tenant_name(name: str) -> str:
+    """The lookup index key of a tenant's name."""
+    return f"TENANTNAME#{name}"
+
+
+def approver(tenant_id: str, email: str) -> Key:
+    return Key(tenant_pk(tenant_id), f"{APPROVER_PREFIX}{email}")
+
+
+def quota(tenant_id: str, month: str) -> Key:
+    return Key(tenant_pk(tenant_id), f"QUOTA#{month}")
+
+
+def waits(tenant_id: str) -> Key:
+    return Key(tenant_pk(tenant_id), "WAITS")
+
+
+def api_key(key_hash: str) -> Key:
+    return Key(f"KEY#{key_hash}", "KEY")
+
+
+def key_id(key_id_: str) -> str:
+    """The lookup index key of an API key's public id."""
+    return f"KEYID#{key_id_}"
+
+
+# --- link tokens, notifications ---------------------------------------------------------------
+
+
+def link_token(token_hash: str) -> Key:
+    return Key(f"TOK#{token_hash}", "TOK")
+
+
+def notification(event_id: str, to: str) -> Key:
+    return Key(f"NOTIFY#{event_id}", to)
+
+
+def sent_message(message_id: str) -> Key:
+    return Key(f"SESMSG#{message_id}", "SESMSG")
+
+
+# --- webhooks -------------------------------------------------------------------------------------
+
+WEBHOOK_PREFIX = "WH#"
+
+
+def endpoint(tenant_id: str, webhook_id: str) -> Key:
+    return Key(tenant_pk(tenant_id), f"{WEBHOOK_PREFIX}{webhook_id}")
+
+
+def callback_secret(tenant_id: str) -> Key:
+    return Key(tenant_pk(tenant_id), "CALLBACK_SECRET")
+
+
+def delivery(delivery_id: str) -> Key:
+    return Key(f"DLV#{delivery_id}", "DLV")
+
+
+def deliveries_of_pause(watch_id: str) -> str:
+    """The lookup index key of a pause's deliveries."""
+    return f"PD#{watch_id}"
+
+
+def delivered(message_id: str) -> Key:
+    return Key(f"WHSENT#{message_id}", "SENT")
+
+
+# --- configuration ---------------------------------------------------------------------------------
+
+CURSOR_SECRET = Key("CONFIG", "CURSOR_SECRET")

@@ -1,0 +1,160 @@
+"""Tenants, their approvers and API keys, and the month's usage, in the single table."""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+from hitl import wiring
+from hitl.adapters import keys
+from hitl.adapters.table import Table
+from hitl.domain.models import ApiKeyRecord, Approver, Tenant
+from hitl.domain.ports import TenantProfile
+
+
+class DynamoTenants:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    # --- tenants ------------------------------------------------------------------------------
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        item = self.table.get(keys.tenant(tenant_id))
+        return Tenant.model_validate(item) if item else None
+
+    def profile(self, tenant_id: str) -> TenantProfile | None:
+        """The tenant and its approvers in one Query: ``APPROVER#…`` sorts before ``TENANT`` under
+        the tenant's partition (the few items between them — quota counters, the callback
+        secret — are skipped)."""
+        items = self.table.query_all(
+            key_condition="pk = :pk AND sk BETWEEN :first AND :last",
+            consistent=True,
+            pk=keys.tenant_pk(tenant_id),
+            first=keys.APPROVER_PREFIX,
+            last=keys.TENANT,
+        )
+        tenant = next((i for i in items if i["sk"] == keys.TENANT), None)
+        if tenant is None:
+            return None
+        approvers = tuple(Approver.model_validate(i) for i in items if str(i["sk"]).startswith(keys.APPROVER_PREFIX))
+        return TenantProfile(Tenant.model_validate(tenant), approvers)
+
+    def find_tenants(self, name: str) -> list[Tenant]:
+        """Tenants by name (admin use only: a small, bounded lookup via the lookup index)."""
+        page = self.table.query(index=wiring.LOOKUP.name, key_condition="lookupPk = :lpk", lpk=keys.tenant_name(name))
+        return [Tenant.model_validate(i) for i in page.items]
+
+    def create_tenant(self, tenant: Tenant) -> bool:
+        """Write a new tenant; False if its id exists."""
+        item = {**tenant.to_json(), "lookupPk": keys.tenant_name(tenant.name), "lookupSk": tenant.tenantId}
+        return self.table.put(keys.tenant(tenant.tenantId), item, "attribute_not_exists(pk)")
+
+    def _set(self, tenant_id: str, attribute: str, value: Any) -> None:
+        self.table.update(
+            keys.tenant(tenant_id),
+            "SET #attr = :value",
+            condition="attribute_exists(pk)",
+            names={"#attr": attribute},
+            value=value,
+        )
+
+    def set_plan(self, tenant_id: str, plan: str) -> None:
+        self._set(tenant_id, "plan", plan)
+
+    def set_floor(self, tenant_id: str, floor: dict[str, Any]) -> None:
+        self._set(tenant_id, "floor", floor)
+
+    # --- approvers ------------------------------------------------------------------------------
+
+    def put_approver(self, approver: Approver) -> None:
+        self.table.put(keys.approver(approver.tenantId, approver.email), approver.to_json())
+
+    def delete_approver(self, tenant_id: str, email: str) -> bool:
+        return self.table.delete(keys.approver(tenant_id, email))
+
+    def approvers(self, tenant_id: str) -> list[Approver]:
+        items = self.table.items_of(keys.tenant_pk(tenant_id), keys.APPROVER_PREFIX)
+        return [Approver.model_validate(i) for i in items]
+
+    # --- usage ------------------------------------------------------------------------------------
+
+    def quota_used(self, tenant_id: str, month: str) -> int:
+        item = self.table.get(keys.quota(tenant_id, month))
+        return int(item["used"]) if item else 0
+
+    # --- API keys ---------------------------------------------------------------------------------
+
+    def put_api_key(self, key_hash: str, record: ApiKeyRecord) -> None:
+        item = record.to_json()
+        item.update(
+            lookupPk=keys.key_id(record.keyId),
+            lookupSk="KEY",
+            gsi1pk=keys.keys_of(record.tenantId),
+            gsi1sk=keys.list_sort(record.createdAt, record.keyId),
+        )
+        self.table.put(keys.api_key(key_hash), item)
+
+    def get_api_key(self, key_hash: str) -> ApiKeyRecord | None:
+        item = self.table.get(keys.api_key(key_hash), consistent=False)
+        return ApiKeyRecord.model_validate(item) if item else None
+
+    def revoke_key(self, key_id: str) -> ApiKeyRecord | None:
+        page = self.table.query(index=wiring.LOOKUP.name, key_condition="lookupPk = :lpk", lpk=keys.key_id(key_id))
+        if not page.items:
+            return None
+        found = page.items[0]
+        updated = self.table.update(
+            keys.Key(found["pk"], found["sk"]), "SET revoked = :yes", returns="ALL_NEW", yes=True
+        )
+        return ApiKeyRecord.model_validate(updated)
+
+    def touch_key(self, key_hash: str, now: str, older_than: str) -> None:
+        """Record use at most once per period: only if the last use is older than ``older_than``."""
+        self.table.update(
+            keys.api_key(key_hash),
+            "SET lastUsedAt = :now",
+            condition="attribute_exists(pk) AND (attribute_not_exists(lastUsedAt) OR lastUsedAt < :old)",
+            now=now,
+            old=older_than,
+        )
+
+
+class DynamoWaits:
+    """A tenant's concurrent long-polls: one item of leases, version-checked."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def acquire(self, tenant_id: str, lease_id: str, cap: int, until_epoch: int, now_epoch: int) -> bool:
+        """Take one of the tenant's ``cap`` wait slots until ``until_epoch``.  Leases that
+        outlived their time (a function that died mid-wait) are dropped on the way."""
+        key = keys.waits(tenant_id)
+        for _ in range(20):
+            current = self.table.get(key) or {}
+            live = {k: v for k, v in current.get("leases", {}).items() if int(v) > now_epoch}
+            if len(live) >= cap:
+                return False
+            live[lease_id] = until_epoch
+            version = int(current.get("version", 0))
+            written = self.table.update(
+                key,
+                "SET leases = :leases, version = :next",
+                condition="attribute_not_exists(version) OR version = :version",
+                leases=live,
+                next=version + 1,
+                version=version,
+            )
+            if written is not None:
+                return True
+            time.sleep(random.uniform(0, 0.02))
+        return False
+
+    def release(self, tenant_id: str, lease_id: str) -> None:
+        self.table.update(
+            keys.waits(tenant_id),
+            "REMOVE leases.#lease SET version = version + :one",
+            condition="attribute_exists(leases)",
+            names={"#lease": lease_id},
+            one=1,
+        )

@@ -1,0 +1,252 @@
+"""In-memory fakes of the domain's ports (``hitl.domain.ports``), one per port, in its order.
+
+They behave as the DynamoDB adapters promise: conditional writes refuse with the same
+``TransactionRefused`` reasons, lists are newest first and resume after a position.  The use
+cases' unit tests run on them with sockets off; the adapters themselves are tested under moto.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
+
+from hitl import timeutil
+from hitl.domain.models import ApiKeyRecord, Approver, AuditEntry, Event, PauseBody, PauseHead, Status, Tenant
+from hitl.domain.ports import (
+    ClaimResult,
+    Idempotency,
+    IdempotencyClaim,
+    InvalidPosition,
+    LinkToken,
+    ListPage,
+    Position,
+    Quota,
+    SentMessage,
+    TenantProfile,
+    TransactionRefused,
+)
+
+T = TypeVar("T")
+
+
+class MemoryPublisher:
+    """Keeps what it was given; can be told to fail (the event then stays unsent)."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.published: list[Event] = []
+        self.fail = fail
+
+    def publish(self, events: list[Event]) -> list[bool]:
+        if self.fail:
+            return [False] * len(events)
+        self.published += events
+        return [True] * len(events)
+
+
+def _window(keyed: list[tuple[str, T]], name: str, start: Position | None, size: int) -> ListPage[T]:
+    """One page of ``keyed`` items, newest (greatest key) first, after ``start``."""
+    if start is not None and start.get("list") != name:
+        raise InvalidPosition(name)
+    ordered = sorted(keyed, key=lambda pair: pair[0], reverse=True)
+    begin = [k for k, _ in ordered].index(start["at"]) + 1 if start else 0
+    items = [(item, {"at": k, "list": name}) for k, item in ordered[begin : begin + size]]
+    more = begin + size < len(ordered)
+    return ListPage(items=items, next=items[-1][1] if more and items else None)
+
+
+@dataclass
+class MemoryPauses:
+    heads: dict[str, PauseHead] = field(default_factory=dict)
+    bodies: dict[str, PauseBody] = field(default_factory=dict)
+    audit: list[AuditEntry] = field(default_factory=list)
+    events: dict[str, tuple[Event, bool]] = field(default_factory=dict)
+    claims: dict[tuple[str, str], tuple[IdempotencyClaim, int]] = field(default_factory=dict)
+    quota: dict[tuple[str, str], int] = field(default_factory=dict)
+    used_tokens: set[str] = field(default_factory=set)
+    #: the link tokens a transition may use up (shared with MemoryTokens)
+    tokens: dict[str, LinkToken] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def create(
+        self,
+        head: PauseHead,
+        body: PauseBody,
+        audit: AuditEntry,
+        event: Event,
+        *,
+        quota: Quota | None,
+        idempotency: Idempotency | None,
+    ) -> None:
+        with self.lock:
+            refused = []
+            if quota is not None and self.quota.get((head.tenantId, quota.month), 0) >= quota.limit:
+                refused.append("quota")
+            claim_key = (head.tenantId, idempotency.key_hash) if idempotency else None
+            live = claim_key in self.claims and self.claims[claim_key][1] >= timeutil.epoch(timeutil.now())
+            if claim_key is not None and live:
+                refused.append("idempotency")
+            if refused:
+                raise TransactionRefused(refused)
+            self.heads[head.watchId] = head
+            self.bodies[head.watchId] = body
+            self.audit.append(audit)
+            self.events[event.eventId] = (event, False)
+            if quota is not None:
+                self.quota[(head.tenantId, quota.month)] = self.quota.get((head.tenantId, quota.month), 0) + 1
+            if claim_key is not None and idempotency is not None:
+                claim = IdempotencyClaim(bodyHash=idempotency.body_hash, watchId=head.watchId)
+                self.claims[claim_key] = (claim, idempotency.expires_epoch)
+
+    def idempotency_claim(self, tenant_id: str, key_hash: str) -> IdempotencyClaim | None:
+        found = self.claims.get((tenant_id, key_hash))
+        return found[0] if found else None
+
+    def get(self, watch_id: str) -> tuple[PauseHead, PauseBody] | None:
+        if watch_id not in self.heads:
+            return None
+        return self.heads[watch_id], self.bodies[watch_id]
+
+    def get_head(self, watch_id: str) -> PauseHead | None:
+        return self.heads.get(watch_id)
+
+    def transition(
+        self,
+        old: PauseHead,
+        new: PauseHead,
+        audit: AuditEntry,
+        event: Event,
+        *,
+        overdue: bool,
+        now: str,
+        token_hash: str | None = None,
+    ) -> None:
+        with self.lock:
+            current = self.heads.get(old.watchId)
+            refused = []
+            clock_agrees = current is not None and (current.expiresAt <= now if overdue else current.expiresAt > now)
+            if current is None or current.status != "pending" or current.version != old.version or not clock_agrees:
+                refused.append("head")
+            if token_hash is not None and (token_hash not in self.tokens or token_hash in self.used_tokens):
+                refused.append("token")
+            if refused:
+                raise TransactionRefused(refused)
+            self.heads[old.watchId] = new
+            self.audit.append(audit)
+            self.events[event.eventId] = (event, False)
+            if token_hash is not None:
+                self.used_tokens.add(token_hash)
+                self.tokens[token_hash] = self.tokens[token_hash].model_copy(update={"usedAt": now})
+
+    def list_pauses(
+        self, tenant_id: str, statuses: Sequence[Status], start: Position | None, page_size: int
+    ) -> ListPage[PauseHead]:
+        heads = [h for h in self.heads.values() if h.tenantId == tenant_id and (not statuses or h.status in statuses)]
+        return _window([(f"{h.createdAt}#{h.watchId}", h) for h in heads], f"pauses:{tenant_id}", start, page_size)
+
+    def list_audit(self, tenant_id: str, start: Position | None, page_size: int) -> ListPage[AuditEntry]:
+        entries = [a for a in self.audit if a.tenantId == tenant_id]
+        return _window([(f"{a.at}#{a.auditId}", a) for a in entries], f"audit:{tenant_id}", start, page_size)
+
+    def audit_of_pause(self, watch_id: str) -> list[AuditEntry]:
+        return sorted((a for a in self.audit if a.watchId == watch_id), key=lambda a: (a.at, a.auditId), reverse=True)
+
+    def mark_event_sent(self, watch_id: str, event_id: str) -> None:
+        event, _ = self.events[event_id]
+        self.events[event_id] = (event, True)
+
+    def due_pauses(self, until: str) -> list[str]:
+        return [h.watchId for h in self.heads.values() if h.status == "pending" and h.next_due() <= until]
+
+    def unsent_events(self, before: str) -> list[Event]:
+        return [e for e, sent in self.events.values() if not sent and e.occurredAt < before]
+
+    def cursor_secret(self) -> bytes:
+        return b"memory-cursor-secret"
+
+
+@dataclass
+class MemoryTenants:
+    tenants: dict[str, Tenant] = field(default_factory=dict)
+    approver_records: dict[tuple[str, str], Approver] = field(default_factory=dict)
+    keys: dict[str, ApiKeyRecord] = field(default_factory=dict)
+    reads: int = 0
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        self.reads += 1
+        return self.tenants.get(tenant_id)
+
+    def profile(self, tenant_id: str) -> TenantProfile | None:
+        self.reads += 1
+        tenant = self.tenants.get(tenant_id)
+        return TenantProfile(tenant, tuple(self.approvers(tenant_id))) if tenant else None
+
+    def approvers(self, tenant_id: str) -> list[Approver]:
+        return [a for (t, _), a in sorted(self.approver_records.items()) if t == tenant_id]
+
+    def get_api_key(self, key_hash: str) -> ApiKeyRecord | None:
+        return self.keys.get(key_hash)
+
+    def touch_key(self, key_hash: str, now: str, older_than: str) -> None:
+        record = self.keys.get(key_hash)
+        if record is not None and (record.lastUsedAt is None or record.lastUsedAt < older_than):
+            self.keys[key_hash] = record.model_copy(update={"lastUsedAt": now})
+
+
+@dataclass
+class MemoryTokens:
+    tokens: dict[str, LinkToken]
+    claims: dict[tuple[str, str], str] = field(default_factory=dict)
+    sent: dict[str, SentMessage] = field(default_factory=dict)
+
+    def put_token(self, token_hash: str, token: LinkToken) -> None:
+        assert token_hash not in self.tokens
+        self.tokens[token_hash] = token
+
+    def get_token(self, token_hash: str) -> LinkToken | None:
+        return self.tokens.get(token_hash)
+
+    def claim_notification(self, event_id: str, to: str, now_epoch: int, lease_s: int) -> ClaimResult:
+        status = self.claims.get((event_id, to))
+        if status in ("sent", "failed"):
+            return "duplicate"
+        if status == "sending":
+            return "busy"
+        self.claims[(event_id, to)] = "sending"
+        return "claimed"
+
+    def finish_notification(self, event_id: str, to: str, status: Literal["sent", "retry", "failed"]) -> None:
+        self.claims[(event_id, to)] = status
+
+    def put_sent_message(self, message_id: str, sent: SentMessage, sent_epoch: int, keep_s: int) -> None:
+        self.sent[message_id] = sent
+
+    def get_sent_message(self, message_id: str) -> SentMessage | None:
+        return self.sent.get(message_id)
+
+
+@dataclass
+class MemoryWaits:
+    leases: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def acquire(self, tenant_id: str, lease_id: str, cap: int, until_epoch: int, now_epoch: int) -> bool:
+        live = {k: v for k, v in self.leases.get(tenant_id, {}).items() if v > now_epoch}
+        if len(live) >= cap:
+            return False
+        live[lease_id] = until_epoch
+        self.leases[tenant_id] = live
+        return True
+
+    def release(self, tenant_id: str, lease_id: str) -> None:
+        self.leases.get(tenant_id, {}).pop(lease_id, None)
+
+
+class MemoryStore:
+    """The repositories, in memory: what ``PauseService`` and ``Notifier`` are built from."""
+
+    def __init__(self) -> None:
+        self.pauses = MemoryPauses()
+        self.tenants = MemoryTenants()
+        self.tokens = MemoryTokens(self.pauses.tokens)
+        self.waits = MemoryWaits()

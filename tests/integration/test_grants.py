@@ -1,0 +1,146 @@
+"""The wiring grants each function exactly the DynamoDB actions its code calls: every function's
+handlers run a whole flow under moto, each DynamoDB call is recorded against the function that
+made it, and the recorded actions must equal the function's ``table_access`` needs (which the
+CDK stack turns into IAM statements, tests/infra/test_stack.py)."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import botocore.client
+import pytest
+
+from hitl import runtime, wiring
+from hitl_local import apigw
+from hitl_local.receiver import receiver
+from hitl_local.ses_simulator import MailboxSimulator
+
+#: how IAM judges the items of a transaction
+TRANSACTION_ITEM_ACTIONS = {
+    "Put": wiring.PUT_ITEM,
+    "Update": wiring.UPDATE_ITEM,
+    "Delete": wiring.DELETE_ITEM,
+    "ConditionCheck": wiring.CONDITION_CHECK_ITEM,
+}
+
+
+class Calls:
+    def __init__(self) -> None:
+        self.current = threading.local()
+        self.by_function: dict[str, set[str]] = {}
+        self.lock = threading.Lock()
+
+    def record(self, operation: str, params: dict[str, Any]) -> None:
+        function = getattr(self.current, "function", None)
+        if function is None:  # the test itself (tenants, fixtures): not a function
+            return
+        if operation == "TransactWriteItems":
+            actions = {TRANSACTION_ITEM_ACTIONS[kind] for item in params["TransactItems"] for kind in item}
+        elif operation == "TransactGetItems":
+            actions = {wiring.GET_ITEM}
+        else:
+            actions = {operation}
+        with self.lock:
+            self.by_function.setdefault(function, set()).update(actions)
+
+
+@pytest.fixture
+def calls(cloud, monkeypatch) -> Iterator[Calls]:
+    recorded = Calls()
+    real = botocore.client.BaseClient._make_api_call
+
+    def recording(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        if client.meta.service_model.service_name == "dynamodb":
+            recorded.record(operation, params)
+        return real(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    for spec in wiring.FUNCTIONS:
+        module = importlib.import_module(spec.handler.rsplit(".", 1)[0])
+        monkeypatch.setattr(module, "lambda_handler", _as_function(spec.name, module.lambda_handler, recorded))
+    monkeypatch.setenv(wiring.ENV_WEBHOOK_LOOPBACK, "true")
+    monkeypatch.setenv(wiring.ENV_WEBHOOK_RETRY_SCALE, "0")
+    monkeypatch.setenv("SES_CONFIGURATION_SET", cloud.names.configuration_set)
+    runtime.reset()
+    yield recorded
+
+
+def _as_function(name: str, handler: Any, recorded: Calls) -> Any:
+    def invoke(event: Any, context: Any) -> Any:
+        recorded.current.function = name
+        try:
+            return handler(event, context)
+        finally:
+            recorded.current.function = None
+
+    return invoke
+
+
+def test_each_function_calls_exactly_the_table_actions_it_is_granted(api, cloud, make_tenant, calls):
+    tenant = make_tenant(plan="pro", approvers=["ann@x.test", "bounce@simulator.amazonses.com"])
+    key = tenant["apiKey"]
+    with receiver() as hook:
+        # the API: webhooks and the callback secret, creates (one idempotent), lists, audit, a cancel
+        webhook = api.post("/api/webhooks", {"url": hook.url}, key=key).json()
+        doomed = api.post("/api/webhooks", {"url": hook.url}, key=key).json()
+        assert api.call("DELETE", f"/api/webhooks/{doomed['id']}", key=key).status in (200, 204)
+        assert api.get("/api/webhooks", key=key).status == 200
+        assert api.get("/api/callback-secret", key=key).status == 200
+        assert api.post("/api/callback-secret/rotate", key=key).status == 200
+        created = api.post(
+            "/api/pause",
+            {"action": "Deploy", "context": {"env": "prod"}, "callbackUrl": hook.url},
+            key=key,
+            headers={"idempotency-key": "grants-1"},
+        )
+        assert created.status == 201, created.body
+        watch_id = created.json()["watchId"]
+        cancelled = api.post("/api/pause", {"action": "Withdrawn"}, key=key).json()["watchId"]
+        assert api.post(f"/api/pause/{cancelled}/cancel", key=key).status == 200
+        assert api.post("/api/pause", {"action": "Soon over", "timeoutSeconds": 1}, key=key).status == 201
+        assert api.get("/api/pause", key=key).status == 200
+        assert api.get("/api/audit", query={"watchId": watch_id}, key=key).status == 200
+        assert api.get(f"/api/webhooks/{webhook['id']}/deliveries", key=key).status == 200
+
+        # the notifier: fan-out, then each email; the pages: a link shown, then decided
+        cloud.run_queue("notify")
+        cloud.run_queue("email")
+        simulator = MailboxSimulator(cloud.client("events"), cloud.names.configuration_set, delivery_s=0)
+        assert simulator.scan() >= 1  # SES reports the bounce on the default bus
+        assert cloud.run_queue("bounces") >= 1
+        text = "\n".join(e.get_body(preferencelist=("plain",)).get_content() for e in cloud.sent_emails())
+        token = next(t for t in re.findall(r"/a/([A-Za-z0-9_-]{43})/approve", text))
+        assert api.get(f"/a/{token}/approve").status == 200
+
+        # the wait function: a read, and a long-poll (its lease) answered by the decision
+        assert api.get(f"/api/pause/{watch_id}", key=key).status == 200
+        assert api.get(f"/api/pause/{watch_id}", query={"wait": 1}, key=key).status == 200
+        decided = api.post(
+            f"/a/{token}",
+            raw=b"decision=approved",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert decided.status == 200
+
+        # the sweeper: the short pause runs out; the webhooks: every event fanned out and delivered
+        time.sleep(1.2)
+        sweeper = importlib.import_module(wiring.SWEEPER.handler.rsplit(".", 1)[0])
+        swept = sweeper.lambda_handler({}, apigw.LambdaContext(function_name=wiring.SWEEPER.name))
+        assert swept["expired"] >= 1
+        for _ in range(3):
+            cloud.run_queue("webhooks")
+            cloud.run_queue("deliveries")
+        assert hook.received, "the webhook was delivered"
+
+    for spec in wiring.FUNCTIONS:
+        called = calls.by_function.get(spec.name, set())
+        assert "Scan" not in called
+        assert called <= set(wiring.table_actions_of(spec)), f"{spec.name} calls what it is not granted"
+        assert called == set(wiring.table_actions_of(spec)), (
+            f"{spec.name} is granted {sorted(set(wiring.table_actions_of(spec)) - called)}, which this flow never calls"
+        )
