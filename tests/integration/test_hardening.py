@@ -10,9 +10,10 @@ import re
 
 import pytest
 
-from hitl import runtime, wiring
+from hitl import runtime
 from hitl_local import apigw
 from hitl_local.receiver import receiver
+from tests.client import in_process
 
 MEDIA_PROBES = ["text/plain", "application/xml", "application/x-www-form-urlencoded", "multipart/form-data", ""]
 
@@ -32,16 +33,11 @@ def error_of(response, status):
 
 def post_raw(api, path, raw, content_type, key):
     """POST ``raw`` as API Gateway hands it to the function; ``content_type=None``: no
-    Content-Type header at all (the ``api`` fixture always sends one)."""
+    Content-Type header at all (the ``api`` client adds JSON's to every body)."""
     headers = {"content-type": content_type} if content_type is not None else {}
     if key:
         headers["authorization"] = f"Bearer {key}"
-    request = apigw.Request("POST", path, "", headers, raw)
-    route, params = apigw.match_route("POST", path)
-    function = wiring.function(route.function)
-    module = importlib.import_module(function.handler.rsplit(".", 1)[0])
-    event = apigw.to_event(request, route, params)
-    return apigw.from_result(module.lambda_handler(event, apigw.LambdaContext(function_name=function.name)))
+    return in_process("POST", path, "", headers, raw)
 
 
 def deep(levels, leaf=1):
@@ -303,6 +299,13 @@ def test_a_trailing_slash_is_404_route_not_found_not_a_self_contradicting_405(ap
     error = error_of(answer, 404)
     assert error["code"] == "route_not_found"
     assert "allow" not in answer.headers
+
+
+def test_a_trailing_slash_on_a_link_is_the_pages_own_404_page(api):
+    answer = api.get("/a/" + "A" * 43 + "/approve/")
+    assert answer.status == 404
+    assert answer.headers["content-type"].startswith("text/html")
+    assert answer.headers["cache-control"] == "no-store"
 
 
 def test_another_method_on_a_known_path_is_still_405_with_allow(api, team):

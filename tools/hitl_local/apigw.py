@@ -22,7 +22,7 @@ TEXT_TYPES = ("application/json", "text/", "application/xml", "application/javas
 
 
 def match_route(method: str, path: str) -> tuple[wiring.Route, dict[str, str]]:
-    """The route API Gateway picks: a method+path match, else ``$default`` (the shared matcher)."""
+    """The route API Gateway picks (``hitl.http.routes.find``, the one matcher)."""
     return routes.find(method, path)
 
 

@@ -1,7 +1,7 @@
 """The one matcher of API Gateway route templates (``/api/pause/{watchId}``), as API Gateway
 matches them: segment by segment, a ``{name}`` takes one non-empty segment, and a trailing
-slash is a different path.  The local stack picks a function with it; the HTTP functions
-answer 405 (and their ``Allow`` header) with it.  Plain functions, no AWS import."""
+slash is a different path.  The local stack picks a function with it (``find``); the HTTP
+functions answer 405 and their ``Allow`` header with it (``methods_at``).  Plain functions, no AWS import."""
 
 from __future__ import annotations
 
@@ -30,16 +30,20 @@ def match(template: str, path: str) -> dict[str, str] | None:
     return params
 
 
-def find(method: str, path: str, routes: Iterable[wiring.Route] = wiring.ROUTES) -> tuple[wiring.Route, dict[str, str]]:
-    """The route API Gateway picks: the first whose method and template match, else ``$default``."""
+def find(method: str, path: str, table: Iterable[wiring.Route] | None = None) -> tuple[wiring.Route, dict[str, str]]:
+    """The route API Gateway picks for a request (``table``: ``wiring.ROUTES`` at call time): the
+    first whose method and template match, one trailing slash aside, else ``$default``.  The
+    function still sees the raw path, and its resolver answers 404 for the slash: the route only
+    decides which function answers (a link page's 404 stays a page)."""
     default: wiring.Route | None = None
-    for route in routes:
+    selected = path.rstrip("/") or "/"
+    for route in wiring.ROUTES if table is None else table:
         if route.path == wiring.DEFAULT_ROUTE:
             default = route
             continue
         if route.method not in (method, "ANY"):
             continue
-        params = match(route.path, path)
+        params = match(route.path, selected)
         if params is not None:
             return route, params
     if default is None:
@@ -47,9 +51,10 @@ def find(method: str, path: str, routes: Iterable[wiring.Route] = wiring.ROUTES)
     return default, {}
 
 
-def methods_at(path: str, routes: Iterable[wiring.Route] = wiring.ROUTES) -> list[str]:
-    """The methods some route offers at ``path`` (for 405 and ``Allow``), sorted."""
-    return sorted({route.method for route in routes if match(route.path, path) is not None})
+def methods_at(path: str, table: Iterable[wiring.Route] | None = None) -> list[str]:
+    """The methods some route offers at exactly ``path`` (for 405 and ``Allow``), sorted."""
+    table = wiring.ROUTES if table is None else table
+    return sorted({route.method for route in table if match(route.path, path) is not None})
 
 
 def template_of(rule: str) -> str:
