@@ -107,11 +107,11 @@ class HttpApi(APIGatewayHttpResolver):
             self.context.pop(BODY_PROBLEM, None)  # never carried into the next request
 
 
-def build_app(routers: Iterable[Router], *, known_routes: Iterable[wiring.Route] = wiring.ROUTES) -> HttpApi:
+def build_app(routers: Iterable[Router], *, known_routes: Iterable[wiring.Route] | None = None) -> HttpApi:
+    """``known_routes`` (default: ``wiring.ROUTES`` when asked) name the methods a 405 allows."""
     app = HttpApi(enable_validation=True, json_body_deserializer=json_body.loads)
     for router in routers:
         app.include_router(router)
-    templates = [route for route in known_routes if route.path != wiring.DEFAULT_ROUTE]
 
     def caller_refused() -> Response[Any] | None:
         """powertools validates before the route runs: answer a caller without a valid key 401
@@ -147,7 +147,7 @@ def build_app(routers: Iterable[Router], *, known_routes: Iterable[wiring.Route]
     @app.not_found
     def _not_found(_: Exception) -> Response[Any]:
         path = app.current_event.path
-        methods = routes.methods_at(path, templates)
+        methods = routes.methods_at(path, known_routes)
         if methods:
             response = error_response(
                 405,
