@@ -10,9 +10,10 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 from hitl import wiring
+from hitl.http import routes
 
 #: API Gateway's own limits
 TIMEOUT_S = 30
@@ -21,24 +22,8 @@ TEXT_TYPES = ("application/json", "text/", "application/xml", "application/javas
 
 
 def match_route(method: str, path: str) -> tuple[wiring.Route, dict[str, str]]:
-    """The route API Gateway picks: an exact method+path match first, then ``$default``."""
-    given = path.rstrip("/").split("/") if path != "/" else [""]
-    for route in wiring.ROUTES:
-        if route.path == wiring.DEFAULT_ROUTE or route.method not in (method, "ANY"):
-            continue
-        wanted = route.path.split("/")
-        if len(wanted) != len(given):
-            continue
-        params: dict[str, str] = {}
-        for w, g in zip(wanted, given, strict=True):
-            if w.startswith("{") and w.endswith("}") and g:
-                params[w[1:-1]] = unquote(g)
-            elif w != g:
-                break
-        else:
-            return route, params
-    default = next(r for r in wiring.ROUTES if r.path == wiring.DEFAULT_ROUTE)
-    return default, {}
+    """The route API Gateway picks (``hitl.http.routes.find``, the one matcher)."""
+    return routes.find(method, path)
 
 
 @dataclass

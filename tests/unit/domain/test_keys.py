@@ -59,6 +59,7 @@ class NoDatabase:
 @pytest.mark.parametrize(
     "header",
     [None, "", "Basic abc", "Bearer", "Bearer hitl_short", "Bearer " + ids.new_api_key()[:-1] + "!"],
+    ids=["none", "empty", "basic", "no-key", "short", "bad-checksum"],  # the same ids in every xdist worker
 )
 def test_malformed_or_mistyped_keys_are_refused_without_a_database_call(header):
     auth = Authenticator(NoDatabase())  # type: ignore[arg-type]

@@ -38,7 +38,21 @@ def openapi() -> Response[dict[str, Any]]:
 
 @lru_cache(maxsize=4)
 def document(app: APIGatewayHttpResolver) -> dict[str, Any]:
-    """The document of every route ``app`` serves, with their real bodies and statuses."""
+    """The document of the agent API: every route ``app`` serves, and the wait function's read and
+    long-poll (``GET /api/pause/{watchId}``, served by a function of its own), with their real
+    bodies and statuses."""
+    from hitl.http import pause_read
+    from hitl.http.app import build_app
+
+    served = _schema(app)
+    waits = _schema(build_app([pause_read.make_router()]))
+    served["paths"].update(waits["paths"])
+    served.setdefault("components", {}).setdefault("schemas", {}).update(waits.get("components", {}).get("schemas", {}))
+    served["paths"] = dict(sorted(served["paths"].items()))
+    return tidy(served)
+
+
+def _schema(app: APIGatewayHttpResolver) -> dict[str, Any]:
     # imported here: the OpenAPI models cost every cold start ~40 ms, and only this route needs them
     from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
@@ -49,7 +63,8 @@ def document(app: APIGatewayHttpResolver) -> dict[str, Any]:
         security_schemes={"apiKey": HTTPBearer(description="An API key: hitl_ and 36 base62 characters")},
         security=[{"apiKey": []}],
     )
-    return tidy(schema.model_dump(mode="json", by_alias=True, exclude_none=True))
+    dumped: dict[str, Any] = schema.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return dumped
 
 
 def tidy(raw: dict[str, Any]) -> dict[str, Any]:

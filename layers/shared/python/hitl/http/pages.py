@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from hitl.domain import errors
 from hitl.domain.models import PauseHead, pause_view
+from hitl.http.app import handles
 from hitl.notify.render import page, pretty_context
 from hitl.observability import logger
 from hitl.runtime import services
@@ -28,6 +29,8 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 MAX_COMMENT = 2000
+#: the confirmation form sends decision and comment; room for a few more, never thousands
+MAX_FIELDS = 10
 DECISIONS: dict[str, Literal["approved", "rejected"]] = {"approved": "approved", "rejected": "rejected"}
 
 
@@ -87,6 +90,8 @@ def build() -> APIGatewayHttpResolver:
         if not same_origin(event.headers):
             return outcome_page(403, "Not allowed", "Decisions can only be sent from this site's own page.")
         form = parse_form(event.body, bool(event.is_base64_encoded))
+        if form is None:
+            return outcome_page(400, "The form could not be read", "Nothing was recorded. Open the link again.")
         decision = DECISIONS.get(form.get("decision", ""))
         comment = (form.get("comment") or "").strip() or None
         if decision is None:
@@ -98,25 +103,25 @@ def build() -> APIGatewayHttpResolver:
             return outcome_page(200, "Approval recorded", "Thank you. Other approvers still have to decide.", head)
         return outcome_page(200, f"Recorded: {head.status}", "Thank you. The agent sees your decision now.", head)
 
-    @app.exception_handler(errors.NotFound)
+    @handles(app, errors.NotFound)
     def _unknown(error: errors.NotFound) -> Response[str]:
         return outcome_page(404, "This link is not valid", "It may be mistyped, or not meant for you.")
 
-    @app.exception_handler(errors.Gone)
+    @handles(app, errors.Gone)
     def _gone(error: errors.Gone) -> Response[str]:
         head = PauseHead.model_validate({"tenantId": "", **error.details["pause"]}) if error.details else None
         if head is not None and head.status != "pending":
             return why_not(head)
         return outcome_page(409, "This link was used already", "Each link decides once.", head)
 
-    @app.exception_handler(errors.Conflict)
+    @handles(app, errors.Conflict)
     def _conflict(error: errors.Conflict) -> Response[str]:
         pause = (error.details or {}).get("pause")
         if pause:
             return why_not(PauseHead.model_validate({"tenantId": "", **pause}))
         return outcome_page(409, "You have decided already", error.message)
 
-    @app.exception_handler(Exception)
+    @handles(app, Exception)
     def _unexpected(error: Exception) -> Response[str]:
         logger.exception("page failed")
         return outcome_page(500, "Something went wrong", "Nothing was recorded. Try the link again in a minute.")
@@ -145,6 +150,11 @@ def same_origin(headers: dict[str, str]) -> bool:
     return (theirs.scheme, theirs.netloc) == (ours.scheme, ours.netloc)
 
 
-def parse_form(body: str | None, encoded: bool) -> dict[str, str]:
-    raw = base64.b64decode(body).decode("utf-8", "replace") if body and encoded else (body or "")
-    return {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True, max_num_fields=10).items()}
+def parse_form(body: str | None, encoded: bool) -> dict[str, str] | None:
+    """The form's fields (the first value of each), or ``None`` when it is not a form we sent:
+    more fields than our form has room for, or a body that is not even base64."""
+    try:
+        raw = base64.b64decode(body).decode("utf-8", "replace") if body and encoded else (body or "")
+        return {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True, max_num_fields=MAX_FIELDS).items()}
+    except ValueError:  # "Max number of fields exceeded", binascii.Error
+        return None

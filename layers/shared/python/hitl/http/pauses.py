@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Que
 
 from hitl.domain.errors import Unauthorized
 from hitl.domain.models import Status
-from hitl.domain.requests import CancelRequest, CreatePauseRequest, DecideRequest
+from hitl.domain.requests import CancelRequest, CreatePauseRequest
 from hitl.http.app import json_response, principal
 from hitl.http.responses import MISMATCH, Created, Pause, PausePage, PauseState, errors, ok
 from hitl.observability import metrics
@@ -90,13 +90,14 @@ def cancel_pause(watchId: str, body: Annotated[CancelRequest | None, Body()] = N
 
 @router.post(
     "/api/pause/<watchId>/approve",
-    summary="A human decides (dashboard session only)",
-    responses=ok(200, "Decided: the pause")
-    | errors(400, (401, "Always with an API key (`dashboard_session_required`)"), 415, 422),
+    summary="A human decides (dashboard session only); with an API key always 401",
+    responses=errors((401, "An API key, or no session: deciding needs a dashboard session")),
     custom_response_validation_http_code=MISMATCH,
 )
-def decide_pause(watchId: str, body: DecideRequest) -> Response[Pause]:
-    """Never with an API key: an agent must not approve itself.  The dashboard brings sessions."""
+def decide_pause(watchId: str) -> Response[Pause]:
+    """Never with an API key: an agent must not approve itself.  The dashboard brings sessions
+    (and reads ``DecideRequest`` then); until it does, no body is even read: whoever calls and
+    whatever they send, the answer is 401."""
     raise Unauthorized(
         "Deciding needs a dashboard session; API keys cannot approve or reject.",
         code="dashboard_session_required",

@@ -24,6 +24,9 @@ from hitl import timeutil
 #: context shown in an email at most (the pause's page shows all of it)
 EMAIL_CONTEXT_CHARS = 6000
 LONG_STRING = 300
+#: levels shown before a subtree is summarised: creates allow 32 (``MAX_CONTEXT_DEPTH``), so
+#: this only guards pauses stored before that bound (json's indenting encoder recurses)
+SHOWN_DEPTH = 64
 SUBJECT_ACTION_CHARS = 120
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 
@@ -47,14 +50,17 @@ def one_line(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def fold(value: Any) -> Any:
-    """Long strings cut with a note of what was left out; structure kept."""
+def fold(value: Any, depth: int = 1) -> Any:
+    """Long strings cut with a note of what was left out; structure kept, down to
+    ``SHOWN_DEPTH`` levels (deeper subtrees become a note)."""
     if isinstance(value, str) and len(value) > LONG_STRING:
         return value[:LONG_STRING] + f"… ({len(value) - LONG_STRING} more characters)"
+    if isinstance(value, dict | list) and depth > SHOWN_DEPTH:
+        return f"… (nested deeper than {SHOWN_DEPTH} levels; not shown)"
     if isinstance(value, dict):
-        return {k: fold(v) for k, v in value.items()}
+        return {k: fold(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [fold(v) for v in value]
+        return [fold(v, depth + 1) for v in value]
     return value
 
 
