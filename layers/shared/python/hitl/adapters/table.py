@@ -98,13 +98,8 @@ class Table:
 
     def put(self, key: Key, attributes: dict[str, Any], condition: str | None = None, **cond_values: Any) -> bool:
         """Put the item; with ``condition``, only if it holds (whether it did)."""
-        request: dict[str, Any] = {"TableName": self.name, "Item": to_item({**attributes, **key.as_dict()})}
-        if condition:
-            request["ConditionExpression"] = condition
-            if cond_values:
-                request["ExpressionAttributeValues"] = values(**cond_values)
         try:
-            self.client.put_item(**request)
+            self.client.put_item(**self.put_op(key, attributes, condition, **cond_values)["Put"])
         except ClientError as error:
             if condition and condition_failed(error):
                 return False
@@ -123,17 +118,7 @@ class Table:
     ) -> dict[str, Any] | None:
         """Update the item; with ``condition``, only if it holds.  The item's attributes after the
         update when ``returns="ALL_NEW"`` (``{}`` otherwise); ``None`` when the condition failed."""
-        request: dict[str, Any] = {
-            "TableName": self.name,
-            "Key": to_item(key.as_dict()),
-            "UpdateExpression": expression,
-        }
-        if condition:
-            request["ConditionExpression"] = condition
-        if names:
-            request["ExpressionAttributeNames"] = names
-        if expression_values:
-            request["ExpressionAttributeValues"] = values(**expression_values)
+        request = self.update_op(key, expression, condition=condition, names=names, **expression_values)["Update"]
         if returns:
             request["ReturnValues"] = returns
         try:
