@@ -129,7 +129,7 @@ def callback_secret() -> Response[CallbackSecret]:
     "/api/callback-secret/rotate",
     summary="A new callback secret; the old one signs too for 24 h",
     responses=ok(200, "The new secret, and the previous one")
-    | errors((400, "Rotated concurrently: read it again"), 401),
+    | errors(401, (409, "Rotated concurrently: read it again")),
     custom_response_validation_http_code=MISMATCH,
 )
 def rotate_callback_secret() -> Response[CallbackSecret]:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hitl import ids, timeutil
-from hitl.domain.errors import BadRequest, NotFound, Unprocessable
+from hitl.domain.errors import BadRequest, Conflict, NotFound, Unprocessable
 from hitl.observability import logger
 from hitl.webhooks import signing, ssrf, transport
 from hitl.webhooks.models import (
@@ -156,7 +156,7 @@ class WebhookService:
                 stored = self.store.callback_secret(tenant_id)
                 assert stored is not None
                 return self._secret_view(tenant_id, stored)
-        raise BadRequest("The secret was rotated concurrently; read it again.", code="conflict")
+        raise Conflict("The secret was rotated concurrently; read it again.", code="conflict")
 
     def _secret_view(self, tenant_id: str, stored: dict[str, Any]) -> dict[str, Any]:
         shown: dict[str, Any] = {
