@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, TypeVar
 
 from hitl import timeutil
@@ -137,7 +137,7 @@ class MemoryPauses:
             self.events[event.eventId] = (event, False)
             if token_hash is not None:
                 self.used_tokens.add(token_hash)
-                self.tokens[token_hash] = self.tokens[token_hash].model_copy(update={"usedAt": now})
+                self.tokens[token_hash] = replace(self.tokens[token_hash], usedAt=now)
 
     def list_pauses(
         self, tenant_id: str, statuses: Sequence[Status], start: Position | None, page_size: int

@@ -6,16 +6,18 @@ shared plumbing in ``hitl.adapters.table``.  A warm function builds one ``Dynamo
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from hitl.adapters.pause_repository import DynamoPauses
 from hitl.adapters.table import Table
 from hitl.adapters.tenant_repository import DynamoTenants, DynamoWaits
 from hitl.adapters.token_repository import DynamoTokens
-from hitl.adapters.webhook_store import WebhookStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    from hitl.adapters.webhook_store import WebhookStore
 
 
 class DynamoStore:
@@ -27,4 +29,10 @@ class DynamoStore:
         self.tenants = DynamoTenants(self.table)
         self.tokens = DynamoTokens(self.table)
         self.waits = DynamoWaits(self.table)
-        self.webhooks = WebhookStore(self.table, self.pauses)
+
+    @cached_property
+    def webhooks(self) -> WebhookStore:
+        """Built on first use: only the functions that serve webhooks import their models."""
+        from hitl.adapters.webhook_store import WebhookStore
+
+        return WebhookStore(self.table, self.pauses)

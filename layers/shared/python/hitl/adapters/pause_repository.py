@@ -127,7 +127,7 @@ class DynamoPauses:
 
     def idempotency_claim(self, tenant_id: str, key_hash: str) -> IdempotencyClaim | None:
         item = self.table.get(keys.idempotency(tenant_id, key_hash))
-        return IdempotencyClaim.model_validate(item) if item else None
+        return IdempotencyClaim.from_item(item) if item else None
 
     def get(self, watch_id: str) -> tuple[PauseHead, PauseBody] | None:
         """Head and body in one Query."""

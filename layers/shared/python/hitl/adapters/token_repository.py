@@ -29,7 +29,7 @@ class DynamoTokens:
 
     def get_token(self, token_hash: str) -> LinkToken | None:
         item = self.table.get(keys.link_token(token_hash))
-        return LinkToken.model_validate(item) if item else None
+        return LinkToken.from_item(item) if item else None
 
     def claim_notification(self, event_id: str, to: str, now_epoch: int, lease_s: int) -> ClaimResult:
         """Claim the sending of ``event_id`` to ``to``: "claimed", or "duplicate" if it was sent,
@@ -66,4 +66,4 @@ class DynamoTokens:
 
     def get_sent_message(self, message_id: str) -> SentMessage | None:
         item = self.table.get(keys.sent_message(message_id))
-        return SentMessage.model_validate(item) if item else None
+        return SentMessage.from_item(item) if item else None

@@ -9,8 +9,8 @@ expressions cross this line: the domain asks for "this tenant's pauses from here
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Generic, Literal, Protocol, TypeVar
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from hitl.domain.models import (
     ApiKeyRecord,
@@ -19,7 +19,6 @@ from hitl.domain.models import (
     Event,
     PauseBody,
     PauseHead,
-    Record,
     Status,
     Tenant,
 )
@@ -49,12 +48,29 @@ class ListPage(Generic[T]):
     next: Position | None
 
 
-class IdempotencyClaim(Record):
+S = TypeVar("S", bound="Stored")
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A small record as stored (plain dataclasses: a pydantic model costs every cold start more)."""
+
+    @classmethod
+    def from_item(cls: type[S], item: dict[str, Any]) -> S:
+        return cls(**{f.name: item[f.name] for f in fields(cls) if f.name in item})
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim(Stored):
     bodyHash: str
     watchId: str
 
 
-class LinkToken(Record):
+@dataclass(frozen=True)
+class LinkToken(Stored):
     """An approver's emailed link, by the hash of its token."""
 
     watchId: str
@@ -64,7 +80,8 @@ class LinkToken(Record):
     usedAt: str | None = None
 
 
-class SentMessage(Record):
+@dataclass(frozen=True)
+class SentMessage(Stored):
     """Which pause and approver an SES message was for."""
 
     watchId: str
