@@ -31,7 +31,10 @@ chromium:
 dev: $(VENV)/.installed
 	$(PY) -m hitl_local
 
-test: install chromium lint typecheck
+# Both cores: the installs side by side, then lint beside the type check, then the suite on two workers.
+test:
+	$(MAKE) --no-print-directory -j2 install chromium
+	$(MAKE) --no-print-directory -j2 lint typecheck
 	$(PY) -m infra.openapi --check
 	$(BIN)/pytest -n 2 --dist loadfile
 
