@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Status = Literal["pending", "approved", "rejected", "expired", "cancelled"]
 Outcome = Literal["approved", "rejected", "expired", "cancelled"]
-Channel = Literal["email", "dashboard", "slack", "api", "timeout"]
+#: how an action reached us: "admin" is the operator's hitl-admin, "system" the service itself
+Channel = Literal["email", "dashboard", "slack", "api", "timeout", "admin", "system"]
+Role = Literal["owner", "approver"]
 PlanName = Literal["free", "starter", "pro"]
 
 STATUSES: tuple[Status, ...] = ("pending", "approved", "rejected", "expired", "cancelled")

@@ -16,6 +16,7 @@ from hitl.domain.models import (
     ApiKeyRecord,
     Approver,
     AuditEntry,
+    Channel,
     Event,
     PauseBody,
     PauseHead,
@@ -217,6 +218,23 @@ class TokenRepository(Protocol):
     def put_sent_message(self, message_id: str, sent: SentMessage, sent_epoch: int, keep_s: int) -> None: ...
 
     def get_sent_message(self, message_id: str) -> SentMessage | None: ...
+
+
+class TeamAudit(Protocol):
+    """The team's security events (sign-ins, invitations, roles, keys, webhooks, policy: the
+    ``TEAM_EVENTS`` of ``hitl.domain.team_events``), recorded in the tenant's audit log with who
+    did it, through which channel and from where."""
+
+    def record_team_event(
+        self,
+        tenant_id: str,
+        type_: str,
+        *,
+        actor: str,
+        channel: Channel,
+        ip: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None: ...
 
 
 class WaitLeases(Protocol):
