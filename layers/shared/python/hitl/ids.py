@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 import zlib
@@ -76,3 +77,29 @@ def new_link_token() -> str:
 
 def is_link_token(token: str) -> bool:
     return bool(LINK_TOKEN_PATTERN.match(token))
+
+
+def new_secret_token() -> str:
+    """A sign-in link's, an invitation's or a session's secret: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def is_secret_token(token: str) -> bool:
+    """The shape of ``new_secret_token`` (checked before any database call)."""
+    return bool(LINK_TOKEN_PATTERN.match(token))
+
+
+def new_login_code() -> str:
+    """The 6-digit code of a sign-in email, for a browser that did not ask for the link."""
+    return f"{secrets.randbelow(1_000_000):06d}"
+
+
+def new_session_id() -> str:
+    """A session's public id (to list and end it), never its secret."""
+    return "ses_" + random_base62(16)
+
+
+def keyed_hash(secret: str, purpose: str) -> str:
+    """HMAC-SHA256 of ``purpose`` under ``secret``: a value derived from a secret that does not
+    reveal it (a session's CSRF token, a sign-in code bound to its link)."""
+    return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).hexdigest()

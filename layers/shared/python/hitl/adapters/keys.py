@@ -18,6 +18,10 @@ Items (pk / sk):
 * ``DLV#<deliveryId>`` / ``DLV``: one webhook delivery attempt, listed per endpoint (``WD#…``)
   and per pause (lookup ``PD#<watchId>``); ``WHSENT#<messageId>`` / ``SENT``: delivered once.
 * ``CONFIG`` / ``CURSOR_SECRET``: the secret that signs list cursors.
+* ``SESSION#<sha256>`` / ``SESSION``: a dashboard session, listed per person via the lookup index
+  (``SESSIONS#<email>``).
+* ``LOGIN#<sha256>`` / ``LOGIN``: an emailed sign-in link (and its code).
+* ``RATE#<what>#<sha256 of who>#<window>`` / ``RATE``: a rate-limit counter (TTL).
 """
 
 from __future__ import annotations
@@ -150,6 +154,11 @@ def approver(tenant_id: str, email: str) -> Key:
     return Key(tenant_pk(tenant_id), f"{APPROVER_PREFIX}{email}")
 
 
+def person(email: str) -> str:
+    """The lookup index key of a person's memberships (one per team)."""
+    return f"PERSON#{email}"
+
+
 def quota(tenant_id: str, month: str) -> Key:
     return Key(tenant_pk(tenant_id), f"QUOTA#{month}")
 
@@ -211,3 +220,23 @@ def delivered(message_id: str) -> Key:
 # --- configuration ---------------------------------------------------------------------------------
 
 CURSOR_SECRET = Key("CONFIG", "CURSOR_SECRET")
+
+
+# --- people: sessions, sign-in links, rate limits --------------------------------------------
+
+
+def session(secret_hash: str) -> Key:
+    return Key(f"SESSION#{secret_hash}", "SESSION")
+
+
+def sessions_of(email: str) -> str:
+    """The lookup index key of a person's sessions."""
+    return f"SESSIONS#{email}"
+
+
+def login_link(token_hash: str) -> Key:
+    return Key(f"LOGIN#{token_hash}", "LOGIN")
+
+
+def rate_counter(what: str, who_hash: str, window: int) -> Key:
+    return Key(f"RATE#{what}#{who_hash}#{window}", "RATE")

@@ -142,7 +142,17 @@ class DynamoTenants:
     # --- approvers ------------------------------------------------------------------------------
 
     def put_approver(self, approver: Approver) -> None:
-        self.table.put(keys.approver(approver.tenantId, approver.email), approver.to_json())
+        item = {**approver.to_json(), "lookupPk": keys.person(approver.email), "lookupSk": approver.tenantId}
+        self.table.put(keys.approver(approver.tenantId, approver.email), item)
+
+    def member(self, tenant_id: str, email: str) -> Approver | None:
+        item = self.table.get(keys.approver(tenant_id, email))
+        return Approver.model_validate(item) if item else None
+
+    def memberships(self, email: str) -> list[Approver]:
+        """A person's teams (one Query of the lookup index)."""
+        items = self.table.query_all(index=wiring.LOOKUP.name, key_condition="lookupPk = :lpk", lpk=keys.person(email))
+        return [Approver.model_validate(i) for i in items]
 
     def delete_approver(self, tenant_id: str, email: str) -> bool:
         return self.table.delete(keys.approver(tenant_id, email))

@@ -50,3 +50,11 @@ class Unprocessable(DomainError):
 
 class TooManyWaits(DomainError):
     code = "too_many_waits"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class TooManyRequests(DomainError):
+    code = "rate_limited"

@@ -142,10 +142,13 @@ class ApiKeyRecord(Record):
 
 
 class Approver(Record):
+    """A member of a team: every member may decide the pauses that name them."""
+
     tenantId: str
     email: str
     status: Literal["invited", "confirmed"]
     createdAt: str
+    role: Role = "approver"
 
 
 class AuditEntry(Record):

@@ -49,7 +49,7 @@ class TenantAdmin:
         key = self.create_key(tenant.tenantId, "default")
         return {
             **tenant.to_json(),
-            "approvers": [_normal_email(a) for a in approvers],
+            "approvers": [normal_email(a) for a in approvers],
             "keyId": key["keyId"],
             "keyName": key["name"],
             "apiKey": key["apiKey"],
@@ -79,7 +79,7 @@ class TenantAdmin:
 
     def add_approver(self, tenant_ref: str, email: str) -> dict[str, Any]:
         tenant = self.tenant(tenant_ref)
-        email = _normal_email(email)
+        email = normal_email(email)
         known = {a.email for a in self.store.approvers(tenant.tenantId)}
         if email not in known:
             self._check_approver_room(tenant, len(known) + 1)
@@ -95,7 +95,7 @@ class TenantAdmin:
         (every create would fail), refuse — unless ``lower_floor``: then the floor's minimum
         of approvals drops to what is left, and the answer says so."""
         tenant = self.tenant(tenant_ref)
-        email = _normal_email(email)
+        email = normal_email(email)
         present = self.store.approvers(tenant.tenantId)
         if email not in {a.email for a in present}:
             raise NotFound(f"{email} is not an approver of {tenant.name}.")
@@ -255,7 +255,8 @@ def _key_view(key: ApiKeyRecord) -> dict[str, Any]:
     return shown
 
 
-def _normal_email(email: str) -> str:
+def normal_email(email: str) -> str:
+    """An email address as stored: trimmed, lower case; refused when it is not one."""
     email = email.strip().lower()
     local, _, domain = email.partition("@")
     if not local or "." not in domain or any(c.isspace() for c in email):

@@ -3,31 +3,20 @@ link, some run JavaScript): the decision is the form's POST, made with the link'
 
 from __future__ import annotations
 
-import base64
 from typing import Any, Literal
-from urllib.parse import parse_qs, urlsplit
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from hitl.domain import errors
 from hitl.domain.models import PauseHead, pause_view
+from hitl.http import web
 from hitl.http.app import handles
-from hitl.notify.render import page, pretty_context
+from hitl.notify.render import pretty_context
 from hitl.observability import logger
 from hitl.runtime import services
 from hitl.settings import get_settings
 
-HTML = "text/html; charset=utf-8"
 CHOICES: dict[str, Literal["approved", "rejected"] | None] = {"approve": "approved", "reject": "rejected", "view": None}
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-}
 MAX_COMMENT = 2000
 #: the confirmation form sends decision and comment; room for a few more, never thousands
 MAX_FIELDS = 10
@@ -35,7 +24,7 @@ DECISIONS: dict[str, Literal["approved", "rejected"]] = {"approved": "approved",
 
 
 def html(status: int, template: str, **values: Any) -> Response[str]:
-    return Response(status_code=status, content_type=HTML, body=page(template, **values), headers=SECURITY_HEADERS)
+    return web.html(status, template, **values)
 
 
 def outcome_page(status: int, headline: str, explanation: str, head: PauseHead | None = None) -> Response[str]:
@@ -87,9 +76,9 @@ def build() -> APIGatewayHttpResolver:
     @app.post("/a/<token>")
     def decide(token: str) -> Response[str]:
         event = app.current_event
-        if not same_origin(event.headers):
+        if not web.same_origin(event.headers):
             return outcome_page(403, "Not allowed", "Decisions can only be sent from this site's own page.")
-        form = parse_form(event.body, bool(event.is_base64_encoded))
+        form = web.form_of(event, MAX_FIELDS)
         if form is None:
             return outcome_page(400, "The form could not be read", "Nothing was recorded. Open the link again.")
         decision = DECISIONS.get(form.get("decision", ""))
@@ -131,30 +120,3 @@ def build() -> APIGatewayHttpResolver:
         return outcome_page(404, "No such page", "Check that the whole link was opened.")
 
     return app
-
-
-def same_origin(headers: dict[str, str]) -> bool:
-    """False when the browser says the form came from another site.  ``Sec-Fetch-Site`` decides
-    when the browser sends it (every current one does); ``Origin`` is the check for those that
-    do not.  (Under a no-referrer policy a same-origin POST may carry ``Origin: null``.)"""
-    fetch_site = headers.get("sec-fetch-site")
-    if fetch_site:
-        return fetch_site in ("same-origin", "none")
-    origin = headers.get("origin")
-    if origin is None:
-        return True
-    if origin == "null":
-        return False
-    ours = urlsplit(get_settings().base_url)
-    theirs = urlsplit(origin)
-    return (theirs.scheme, theirs.netloc) == (ours.scheme, ours.netloc)
-
-
-def parse_form(body: str | None, encoded: bool) -> dict[str, str] | None:
-    """The form's fields (the first value of each), or ``None`` when it is not a form we sent:
-    more fields than our form has room for, or a body that is not even base64."""
-    try:
-        raw = base64.b64decode(body).decode("utf-8", "replace") if body and encoded else (body or "")
-        return {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True, max_num_fields=MAX_FIELDS).items()}
-    except ValueError:  # "Max number of fields exceeded", binascii.Error
-        return None

@@ -129,3 +129,19 @@ def approval_email(
 
 def page(template: str, **values: Any) -> str:
     return environment().get_template(template).render(values)
+
+
+def people_email(*, sender: str, to: str, subject: str, template: str, values: dict[str, Any]) -> EmailMessage:
+    """A message to a person about their account (sign-in, invitation): ``template`` names a pair
+    ``<template>.txt.j2`` / ``<template>.html.j2``.  No pause, no tracking: links and plain words."""
+    env = environment()
+    message = EmailMessage()
+    message["Subject"] = one_line(subject, SUBJECT_ACTION_CHARS)
+    message["From"] = sender
+    message["To"] = Address(addr_spec=to)
+    message["Date"] = format_datetime(timeutil.now())
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].strip("> ") or "hitl.local")
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(env.get_template(f"{template}.txt.j2").render(values))
+    message.add_alternative(env.get_template(f"{template}.html.j2").render(values), subtype="html")
+    return message
