@@ -43,7 +43,9 @@ Send = Callable[[str, str, str, dict[str, str], bytes], Answer]
 
 def in_process(method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> Answer:
     """The request as API Gateway hands it to the function its route names (payload v2)."""
-    path = urlsplit(path).path
+    parts = urlsplit(path)
+    path = parts.path
+    query = "&".join(q for q in (parts.query, query) if q)
     request = apigw.Request(method, path, query, {k.lower(): v for k, v in headers.items()}, body)
     route, params = apigw.match_route(method, path)
     function = wiring.function(route.function)
@@ -116,3 +118,48 @@ class Client:
 
     def as_tenant(self, key: str) -> Client:
         return replace(self, key=key)
+
+
+@dataclass
+class Browser:
+    """A browser on the dashboard: keeps the cookies it is given (as a browser keeps ``Secure``
+    cookies from loopback too), sends same-origin form posts, follows no redirect by itself."""
+
+    client: Client
+    cookies: dict[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        self.cookies = dict(self.cookies or {})
+
+    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        sent = {"Sec-Fetch-Site": "same-origin", **(extra or {})}
+        if self.cookies:
+            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        return sent
+
+    def _keep(self, answer: Answer) -> Answer:
+        for line in answer.headers.get("set-cookie", "").split("\n"):
+            if not line.strip():
+                continue
+            name, _, rest = line.partition("=")
+            value, _, attributes = rest.partition(";")
+            assert self.cookies is not None
+            if "max-age=0" in attributes.lower().replace(" ", ""):
+                self.cookies.pop(name.strip(), None)
+            else:
+                self.cookies[name.strip()] = value.strip()
+        return answer
+
+    def get(self, path: str, *, headers: dict[str, str] | None = None) -> Answer:
+        return self._keep(self.client.call("GET", path, headers=self._headers(headers), key=""))
+
+    def post(self, path: str, fields: dict[str, str], *, headers: dict[str, str] | None = None) -> Answer:
+        sent = self._headers({"Content-Type": "application/x-www-form-urlencoded", **(headers or {})})
+        return self._keep(self.client.call("POST", path, raw=urlencode(fields).encode(), headers=sent, key=""))
+
+    def post_json(self, path: str, body: Any, *, headers: dict[str, str] | None = None) -> Answer:
+        return self._keep(self.client.call("POST", path, body, headers=self._headers(headers), key=""))
+
+    def fresh(self) -> Browser:
+        """Another device: the same site, no cookies."""
+        return Browser(self.client)

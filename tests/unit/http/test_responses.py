@@ -134,9 +134,6 @@ def test_every_error_status_has_our_error_shape(document):
 def test_every_success_has_a_described_body(document):
     for method, path, operation in operations(document):
         successes = {s: a for s, a in operation["responses"].items() if int(s) < 300}
-        if path.endswith("/approve"):  # always 401 until the dashboard brings sessions (Step 5)
-            assert not successes and set(operation["responses"]) == {"401"}
-            continue
         assert successes, (method, path)
         if path == "/api/openapi.json":
             continue
@@ -184,7 +181,7 @@ def test_every_route_that_needs_a_key_documents_401(document):
 
 def test_routes_with_a_json_body_document_415(document):
     with_body = [(m, p) for m, p, op in operations(document) if "requestBody" in op]
-    assert len(with_body) == 4  # create, cancel, register and change a webhook (approve reads none yet)
+    assert len(with_body) == 5  # create, cancel, register and change a webhook, the dashboard's decision
     for method, path, operation in operations(document):
         if "requestBody" in operation:
             assert "415" in operation["responses"], (method, path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hitl import wiring
 from hitl.adapters import aws
@@ -17,6 +17,8 @@ from hitl.settings import get_settings
 
 if TYPE_CHECKING:
     from hitl.domain.notify import Notifier
+    from hitl.domain.sessions import Sessions
+    from hitl.domain.signin import SignIn
     from hitl.webhooks.service import WebhookService
 
 
@@ -25,6 +27,7 @@ class Services:
     store: DynamoStore
     pauses: PauseService
     auth: Authenticator
+    audit: Any = None  # TEMP until the audit log merges
 
 
 @lru_cache(maxsize=1)
@@ -57,6 +60,37 @@ def notifier() -> Notifier:
         record_failure=services().pauses.record_notification_failure,
         max_attempts=wiring.subscription("email").max_receive_count,
     )
+
+
+@dataclass
+class People:
+    sessions: Sessions
+    signin: SignIn
+
+
+@lru_cache(maxsize=1)
+def people() -> People:
+    """Sessions and sign-in: only the dashboard builds them."""
+    from hitl.adapters.people_repository import DynamoPeople
+    from hitl.domain.sessions import Sessions
+    from hitl.domain.signin import SignIn, SignInRules
+
+    settings = get_settings()
+    store = services().store
+    repository = DynamoPeople(store.table)
+    sessions = Sessions(
+        repository, store.tenants, idle_s=settings.session_idle_seconds, max_s=settings.session_max_seconds
+    )
+    rules = SignInRules(
+        base_url=settings.base_url,
+        sender=settings.sender,
+        signup_open=settings.signup == "open",
+        per_email=settings.login_limit_per_email,
+        per_ip=settings.login_limit_per_ip,
+        window_s=settings.login_window_seconds,
+    )
+    mailer = SesMailer(aws.sesv2(), settings.sender, settings.ses_configuration_set)
+    return People(sessions, SignIn(repository, store.tenants, sessions, mailer, services().audit, rules))
 
 
 @lru_cache(maxsize=1)
@@ -101,6 +135,7 @@ def reset() -> None:
     """Forget every cached client, setting and service (tests; the local stack's workers)."""
     services.cache_clear()
     notifier.cache_clear()
+    people.cache_clear()
     email_queue.cache_clear()
     deliveries_queue.cache_clear()
     webhooks.cache_clear()

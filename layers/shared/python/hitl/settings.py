@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,6 +38,13 @@ class Settings(BaseModel):
     webhook_allow_loopback: bool = Field(default=False, validation_alias=wiring.ENV_WEBHOOK_LOOPBACK)
     #: multiplies the webhook retry schedule (the local stack compresses it)
     webhook_retry_scale: float = Field(default=1.0, ge=0, validation_alias=wiring.ENV_WEBHOOK_RETRY_SCALE)
+
+    signup: Literal["open", "closed"] = Field(default="closed", validation_alias=wiring.ENV_SIGNUP)
+    session_idle_seconds: int = Field(default=12 * 3600, ge=60, validation_alias=wiring.ENV_SESSION_IDLE_SECONDS)
+    session_max_seconds: int = Field(default=7 * 86400, ge=60, validation_alias=wiring.ENV_SESSION_MAX_SECONDS)
+    login_limit_per_email: int = Field(default=5, ge=1, validation_alias=wiring.ENV_LOGIN_PER_EMAIL)
+    login_limit_per_ip: int = Field(default=50, ge=1, validation_alias=wiring.ENV_LOGIN_PER_IP)
+    login_window_seconds: int = Field(default=900, ge=1, validation_alias=wiring.ENV_LOGIN_WINDOW_SECONDS)
 
     @property
     def base_url(self) -> str:

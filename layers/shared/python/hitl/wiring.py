@@ -163,7 +163,21 @@ WEBHOOKS = Function(
     local_max=8,
 )
 
-FUNCTIONS: tuple[Function, ...] = (API, WAIT, SWEEPER, NOTIFIER, PAGES, WEBHOOKS)
+DASHBOARD = Function(
+    name="dashboard",
+    asset="functions/dashboard",
+    handler="dashboard_handler.lambda_handler",
+    description="People: sign-in and sign-up, sessions, the dashboard's pages and its decisions",
+    memory_mb=512,
+    # sessions, sign-in links and rate counters written and deleted; a decision is a transition;
+    # sign-in and invitation emails sent directly
+    needs=frozenset({BUS_PUT, SES_SEND})
+    | table_access(GET_ITEM, QUERY, PUT_ITEM, UPDATE_ITEM, DELETE_ITEM, *TRANSACTION),
+    local_warm=1,
+    local_max=4,
+)
+
+FUNCTIONS: tuple[Function, ...] = (API, WAIT, SWEEPER, NOTIFIER, PAGES, WEBHOOKS, DASHBOARD)
 #: attempts of one webhook delivery before the dead-letter queue (hitl.webhooks.models schedule)
 WEBHOOK_ATTEMPTS = 8
 
@@ -179,12 +193,34 @@ class Route:
 
 DEFAULT_ROUTE = "$default"
 
+#: the dashboard's pages (HTML; GET pages answer HEAD too, as API Gateway routes it to them)
+DASHBOARD_PAGES: tuple[tuple[str, str], ...] = (
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("GET", "/login/{token}"),
+    ("POST", "/login/{token}"),
+    ("GET", "/signup"),
+    ("POST", "/signup"),
+    ("POST", "/logout"),
+    ("GET", "/app"),
+    ("GET", "/app/refresh.js"),
+    ("GET", "/app/pauses/{watchId}"),
+    ("GET", "/app/history"),
+    ("GET", "/app/sessions"),
+    ("POST", "/app/sessions/{sessionId}/end"),
+    ("POST", "/app/sessions/end-all"),
+    ("POST", "/app/switch"),
+)
+DASHBOARD_ROUTES: tuple[Route, ...] = tuple(
+    Route(method, path, "dashboard") for method, path in DASHBOARD_PAGES
+) + tuple(Route("HEAD", path, "dashboard") for method, path in DASHBOARD_PAGES if method == "GET")
+
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/pause", API.name),
     Route("GET", "/api/pause", API.name),
     Route("GET", "/api/pause/{watchId}", WAIT.name),
     Route("POST", "/api/pause/{watchId}/cancel", API.name),
-    Route("POST", "/api/pause/{watchId}/approve", API.name),
+    Route("POST", "/api/pause/{watchId}/approve", DASHBOARD.name),
     Route("GET", "/api/audit", API.name),
     Route("GET", "/api/openapi.json", API.name),
     Route("POST", "/api/webhooks", API.name),
@@ -200,6 +236,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/a/{token}/{choice}", PAGES.name),
     Route("HEAD", "/a/{token}/{choice}", PAGES.name),
     Route("POST", "/a/{token}", PAGES.name),
+    *DASHBOARD_ROUTES,
     # unknown paths and methods reach the API function, which answers 404/405 in our shape
     Route("ANY", DEFAULT_ROUTE, API.name),
 )
@@ -391,6 +428,15 @@ ENV_SENDER = "HITL_SENDER"
 ENV_SES_CONFIGURATION_SET = "SES_CONFIGURATION_SET"
 #: the KMS key that encrypts webhook and callback secrets (``kms:use``)
 ENV_KMS_KEY = "HITL_KMS_KEY_ID"
+#: ``open``: anyone may create a free team at /signup; ``closed``: teams come from the operator
+ENV_SIGNUP = "HITL_SIGNUP"
+#: a dashboard session ends after this long without a request, and this long after it began
+ENV_SESSION_IDLE_SECONDS = "HITL_SESSION_IDLE_SECONDS"
+ENV_SESSION_MAX_SECONDS = "HITL_SESSION_MAX_SECONDS"
+#: sign-in requests allowed per email and per client IP in each window (seconds)
+ENV_LOGIN_PER_EMAIL = "HITL_LOGIN_LIMIT_PER_EMAIL"
+ENV_LOGIN_PER_IP = "HITL_LOGIN_LIMIT_PER_IP"
+ENV_LOGIN_WINDOW_SECONDS = "HITL_LOGIN_WINDOW_SECONDS"
 #: set only by the local stack and tests, never by the CDK stack
 ENV_WEBHOOK_LOOPBACK = "HITL_WEBHOOK_ALLOW_LOOPBACK"
 ENV_WEBHOOK_RETRY_SCALE = "HITL_WEBHOOK_RETRY_SCALE"
@@ -443,6 +489,10 @@ class Deployment:
     #: for ``kms:use``
     kms_key_id: str | None = None
     log_level: str = "INFO"
+    #: who may create a team (``ENV_SIGNUP``): the CDK stack's default is closed
+    signup: Literal["open", "closed"] = "closed"
+    session_idle_s: int = 12 * 3600
+    session_max_s: int = 7 * 86400
 
 
 @dataclass(frozen=True)
@@ -474,6 +524,10 @@ def function_environment(
         ENV_TRACER_CAPTURE_RESPONSE: "false",
         ENV_TRACER_CAPTURE_ERROR: "false",
     }
+    if function.name == "dashboard":
+        environment[ENV_SIGNUP] = deployment.signup
+        environment[ENV_SESSION_IDLE_SECONDS] = str(deployment.session_idle_s)
+        environment[ENV_SESSION_MAX_SECONDS] = str(deployment.session_max_s)
     for queue in work_queues_of(function):
         if queue not in deployment.queue_urls:
             raise ValueError(f"function {function.name!r} sends to queue {queue!r}, which has no URL")

@@ -4,7 +4,8 @@
 * ``reading``: read a pause, and the long-poll;
 * ``listing``: the tenant's pauses and audit log, paged;
 * ``deciding``: cancel, decide (emailed link or other channel), failed notifications;
-* ``sweeping``: timeouts, reminders, republishing unsent events.
+* ``sweeping``: timeouts, reminders, republishing unsent events;
+* ``reviewing``: the dashboard's reads and decisions.
 
 Who is calling is ``auth``; the shared ports and helpers are in ``base``.
 """
@@ -15,10 +16,11 @@ from hitl.domain.auth import Authenticator, Principal
 from hitl.domain.creating import Created, Creating
 from hitl.domain.listing import Listing
 from hitl.domain.reading import Reading
+from hitl.domain.reviewing import Reviewing
 from hitl.domain.sweeping import REMINDER_EVENT, Sweeping
 
 
-class PauseService(Creating, Reading, Listing, Sweeping):
+class PauseService(Creating, Reading, Listing, Sweeping, Reviewing):
     """Every pause use case over the same ports (``base.UseCase``)."""
 
 

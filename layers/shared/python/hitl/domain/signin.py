@@ -13,6 +13,7 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from typing import Protocol
 
 from hitl import ids, timeutil
@@ -29,7 +30,7 @@ MAX_TEAM_NAME = 80
 
 
 class Mailer(Protocol):
-    def send(self, to: str, message: object) -> str: ...
+    def send(self, to: str, message: EmailMessage) -> str: ...
 
 
 class LoginLinks(Protocol):

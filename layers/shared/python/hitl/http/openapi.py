@@ -38,16 +38,19 @@ def openapi() -> Response[dict[str, Any]]:
 
 @lru_cache(maxsize=4)
 def document(app: APIGatewayHttpResolver) -> dict[str, Any]:
-    """The document of the agent API: every route ``app`` serves, and the wait function's read and
-    long-poll (``GET /api/pause/{watchId}``, served by a function of its own), with their real
-    bodies and statuses."""
-    from hitl.http import pause_read
+    """The document of the agent API: every route ``app`` serves, the wait function's read and
+    long-poll (``GET /api/pause/{watchId}``) and the dashboard's decision (``POST
+    /api/pause/{watchId}/approve``), served by functions of their own, with their real bodies
+    and statuses."""
+    from hitl.http import approve_doc, pause_read
     from hitl.http.app import build_app
 
     served = _schema(app)
-    waits = _schema(build_app([pause_read.make_router()]))
-    served["paths"].update(waits["paths"])
-    served.setdefault("components", {}).setdefault("schemas", {}).update(waits.get("components", {}).get("schemas", {}))
+    for elsewhere in (pause_read.make_router(), approve_doc.make_router()):
+        described = _schema(build_app([elsewhere]))
+        served["paths"].update(described["paths"])
+        schemas = served.setdefault("components", {}).setdefault("schemas", {})
+        schemas.update(described.get("components", {}).get("schemas", {}))
     served["paths"] = dict(sorted(served["paths"].items()))
     return tidy(served)
 

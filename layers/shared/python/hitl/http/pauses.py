@@ -8,11 +8,10 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 
-from hitl.domain.errors import Unauthorized
 from hitl.domain.models import Status
 from hitl.domain.requests import CancelRequest, CreatePauseRequest
 from hitl.http.app import json_response, principal
-from hitl.http.responses import MISMATCH, Created, Pause, PausePage, PauseState, errors, ok
+from hitl.http.responses import MISMATCH, Created, PausePage, PauseState, errors, ok
 from hitl.observability import metrics
 from hitl.runtime import services
 
@@ -86,19 +85,3 @@ def cancel_pause(watchId: str, body: Annotated[CancelRequest | None, Body()] = N
     cancelled = services().pauses.cancel(principal(router), watchId, body.reason if body else None)
     metrics.add_metric(name="PauseCancelled", unit="Count", value=1)
     return json_response(200, cancelled)
-
-
-@router.post(
-    "/api/pause/<watchId>/approve",
-    summary="A human decides (dashboard session only); with an API key always 401",
-    responses=errors((401, "An API key, or no session: deciding needs a dashboard session")),
-    custom_response_validation_http_code=MISMATCH,
-)
-def decide_pause(watchId: str) -> Response[Pause]:
-    """Never with an API key: an agent must not approve itself.  The dashboard brings sessions
-    (and reads ``DecideRequest`` then); until it does, no body is even read: whoever calls and
-    whatever they send, the answer is 401."""
-    raise Unauthorized(
-        "Deciding needs a dashboard session; API keys cannot approve or reject.",
-        code="dashboard_session_required",
-    )

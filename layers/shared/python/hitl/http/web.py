@@ -7,6 +7,7 @@ refused when the browser says it came from another site (``Sec-Fetch-Site``, els
 from __future__ import annotations
 
 import base64
+import hmac
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -122,3 +123,7 @@ def clear_cookie(name: str) -> Cookie:
         same_site=SameSite.LAX_MODE,
         custom_attributes=["Max-Age=0"],
     )
+
+
+def constant_time_equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())

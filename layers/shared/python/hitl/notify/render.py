@@ -41,6 +41,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = lambda text: describe_time(text)
+    env.filters["ago"] = lambda text: describe_age(text)
     return env
 
 
@@ -85,6 +86,16 @@ def describe_time(text: str, now: datetime | None = None) -> str:
             count = round(seconds / size)
             return f"in {count} {unit}{'s' if count != 1 else ''} ({stamp})"
     return f"in {seconds} seconds ({stamp})"
+
+
+def describe_age(text: str, now: datetime | None = None) -> str:
+    """'5 minutes ago'."""
+    seconds = int(((now or timeutil.now()) - timeutil.parse(text)).total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''} ago"
+    return "just now"
 
 
 @dataclass(frozen=True)
