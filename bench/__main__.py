@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from bench import aws_calls, cold_import, decision, latency, scale, webhook
+from bench import aws_calls, cold_import, dashboard, decision, latency, scale, webhook
 from bench.common import Options
 
 #: name -> the measurement's ``run``; later steps add theirs here
@@ -16,6 +16,7 @@ MEASUREMENTS: dict[str, Callable[[Options], None]] = {
     "decision": decision.run,
     "webhook": webhook.run,
     "scale": scale.run,
+    "dashboard": dashboard.run,
 }
 
 

@@ -108,6 +108,9 @@ def test_each_function_gets_the_wiring_environment_naming_our_resources(synthesi
         expected_keys |= {"HITL_SENDER", "SES_CONFIGURATION_SET"}
     if wiring.KMS_USE in spec.needs:
         expected_keys |= {"HITL_KMS_KEY_ID"}
+    if spec is wiring.DASHBOARD:
+        expected_keys |= {"HITL_SIGNUP", "HITL_SESSION_IDLE_SECONDS", "HITL_SESSION_MAX_SECONDS"}
+        assert variables["HITL_SIGNUP"] == "closed"  # the CDK stack's default
     assert set(variables) == expected_keys
     # exactly what the wiring builds for it, the one place a function's environment is assembled
     assert set(variables) == set(
@@ -155,6 +158,7 @@ TABLE_ACTIONS_OF = {
     "notifier": {"GetItem", "Query", "PutItem", "UpdateItem"},
     "pages": {"GetItem", "Query", "PutItem", "UpdateItem"},
     "webhooks": {"GetItem", "Query", "PutItem"},
+    "dashboard": {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"},
 }
 
 

@@ -19,6 +19,8 @@ from hitl import runtime, wiring
 from hitl_local import apigw
 from hitl_local.receiver import receiver
 from hitl_local.ses_simulator import MailboxSimulator
+from tests import people
+from tests.client import Browser
 
 #: how IAM judges the items of a transaction
 TRANSACTION_ITEM_ACTIONS = {
@@ -136,6 +138,18 @@ def test_each_function_calls_exactly_the_table_actions_it_is_granted(api, cloud,
             cloud.run_queue("webhooks")
             cloud.run_queue("deliveries")
         assert hook.received, "the webhook was delivered"
+
+    # the dashboard: a member signs in, reads, decides, signs out everywhere
+    ann = people.sign_in(Browser(api), cloud.sent_emails, "ann@x.test")
+    mine = api.post("/api/pause", {"action": "For the dashboard", "approvers": ["ann@x.test"]}, key=key).json()
+    home = ann.get("/app")
+    assert home.status == 200
+    assert ann.get(f"/app/pauses/{mine['watchId']}").status == 200
+    assert ann.get("/app/history").status == 200
+    csrf = {"X-CSRF-Token": people.form_field(home, "csrf")}
+    assert ann.post_json(f"/api/pause/{mine['watchId']}/approve", {"decision": "approved"}, headers=csrf).status == 200
+    assert ann.get("/app/sessions").status == 200
+    assert ann.post("/app/sessions/end-all", {"csrf": csrf["X-CSRF-Token"]}).status == 303
 
     for spec in wiring.FUNCTIONS:
         called = calls.by_function.get(spec.name, set())

@@ -317,7 +317,7 @@ def look_alike_key() -> str:
 # --- the handlers, each in a bare Python 3.12 ---------------------------------------------
 
 #: functions of the wiring that a test below invokes; a new function needs a sample event here
-INVOKED = {"api", "wait", "sweeper", "notifier", "pages", "webhooks"}
+INVOKED = {"api", "wait", "sweeper", "notifier", "pages", "webhooks", "dashboard"}
 
 
 def test_every_function_of_the_wiring_is_invoked_here() -> None:
@@ -423,6 +423,21 @@ def test_pages_function_refuses_a_malformed_link_without_aws(invoke: Invoke, dea
     assert response.headers["content-type"].startswith("text/html")
     assert response.headers["cache-control"] == "no-store"
     assert "This link is not valid" in response.body.decode()
+
+
+def test_dashboard_function_serves_the_sign_in_page_and_refuses_an_api_key_without_aws(
+    invoke: Invoke, dead_endpoint: str
+) -> None:
+    # Given the sign-in page, and an API key sent to the dashboard
+    login = http_event("GET", "/login")
+    keyed = http_event("GET", "/app", None, {"authorization": f"Bearer {look_alike_key()}"})
+    assert apigw.match_route("GET", "/login")[0].function == wiring.DASHBOARD.name
+    # When the dashboard function's handler runs them in a bare Python 3.12
+    page, refused = (apigw.from_result(r) for r in invoke(wiring.DASHBOARD, [login, keyed], dead_endpoint))
+    # Then the sign-in form is served, and the key is refused before any AWS call
+    assert page.status == 200 and 'name="email"' in page.body.decode()
+    assert page.headers["cache-control"] == "no-store"
+    assert refused.status == 401 and "API keys cannot be used here" in refused.body.decode()
 
 
 def test_notifier_sends_an_approval_email_against_aws_apis(invoke: Invoke, moto_server: str) -> None:
