@@ -390,3 +390,12 @@ def test_an_export_file_with_an_edited_or_deleted_line_fails_its_check(store, se
     assert not report["ok"]
     assert "the summary counts 4 entries; the file holds 3" in report["problems"]
     assert verify_export(lines[:-1])["problems"] == ["the summary line is missing: the file is cut short"]
+
+
+def test_details_are_hashed_as_they_read_back_from_the_table(store, log):
+    who = team(store)
+    entry = log.record_team_event(
+        who.tenant_id, team_events.POLICY_CHANGED, actor="o@x.test", channel="dashboard", details={"min": 2.0}
+    )
+    stored = entry.model_copy(update={"details": {"min": 2}})  # DynamoDB's number 2.0 reads back as 2
+    assert entry_hash(stored) == entry.hash

@@ -40,6 +40,7 @@ from hitl import ids, timeutil
 from hitl.domain import cursor, rules
 from hitl.domain.base import not_found
 from hitl.domain.errors import BadRequest, Conflict, PlanRequired, Unauthorized
+from hitl.domain.listing import MAX_OFFSET
 from hitl.domain.models import AuditEntry, Channel, PauseHead, PlanName
 from hitl.domain.ports import InvalidPosition, ListPage, PauseRepository, Position, TenantRepository, TransactionRefused
 from hitl.domain.team_events import is_team_event
@@ -109,10 +110,23 @@ def entry_hash(entry: AuditEntry) -> str:
     return hashlib.sha256(rules.canonical_json(content).encode()).hexdigest()
 
 
+def _as_stored(value: Any) -> Any:
+    """A value as it reads back from the table (a number that is whole reads as an int), so a
+    hash made before writing matches the entry read later."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _as_stored(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_as_stored(v) for v in value]
+    return value
+
+
 def chained(entry: AuditEntry, previous: ChainHead | None) -> AuditEntry:
     """``entry`` linked after ``previous`` (the chain's head; ``None``: it starts the chain)."""
     linked = entry.model_copy(
         update={
+            "details": _as_stored(entry.details),
             "prevHash": previous.hash if previous and previous.hash else GENESIS,
             "prevKeepUntil": previous.keepUntil if previous and previous.hash else None,
         }
@@ -403,8 +417,6 @@ class AuditLog:
         cursor_text: str | None,
     ) -> dict[str, Any]:
         """``GET /api/audit``: the plan is read fresh (a change counts at once)."""
-        from hitl.domain.listing import MAX_OFFSET
-
         plan = self._plan(tenant_id)
         if offset > MAX_OFFSET:
             raise BadRequest(
