@@ -143,18 +143,3 @@ def api(cloud: Cloud) -> Client:
     """The shared test client, calling the handlers in-process as API Gateway would."""
     return Client(in_process)
 
-
-@pytest.fixture(autouse=True)
-def _temp_audit(monkeypatch):  # TEMP until the audit log merges
-    from tests.fakes_people import MemoryTeamAudit
-
-    original = runtime.services
-
-    def patched():
-        found = original()
-        if found.audit is None:
-            found.audit = MemoryTeamAudit()
-        return found
-
-    patched.cache_clear = original.cache_clear  # type: ignore[attr-defined]
-    monkeypatch.setattr(runtime, "services", patched)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal, TypeVar
 
 from hitl import timeutil
+from hitl.domain.audit_log import ChainHead
 from hitl.domain.models import ApiKeyRecord, Approver, AuditEntry, Event, PauseBody, PauseHead, Status, Tenant
 from hitl.domain.ports import (
     ClaimResult,
@@ -145,10 +146,6 @@ class MemoryPauses:
         heads = [h for h in self.heads.values() if h.tenantId == tenant_id and (not statuses or h.status in statuses)]
         return _window([(f"{h.createdAt}#{h.watchId}", h) for h in heads], f"pauses:{tenant_id}", start, page_size)
 
-    def list_audit(self, tenant_id: str, start: Position | None, page_size: int) -> ListPage[AuditEntry]:
-        entries = [a for a in self.audit if a.tenantId == tenant_id]
-        return _window([(f"{a.at}#{a.auditId}", a) for a in entries], f"audit:{tenant_id}", start, page_size)
-
     def audit_of_pause(self, watch_id: str) -> list[AuditEntry]:
         return sorted((a for a in self.audit if a.watchId == watch_id), key=lambda a: (a.at, a.auditId), reverse=True)
 
@@ -164,6 +161,68 @@ class MemoryPauses:
 
     def cursor_secret(self) -> bytes:
         return b"memory-cursor-secret"
+
+
+@dataclass
+class MemoryAudit:
+    """The audit log over ``MemoryPauses.audit`` (pause and team entries together), with the team
+    chain's head; ``race`` entries are appended by "another function" just before the next append."""
+
+    pauses: MemoryPauses
+    heads: dict[str, ChainHead] = field(default_factory=dict)
+    race: list[AuditEntry] = field(default_factory=list)
+    reads: int = 0
+
+    def list_entries(
+        self,
+        tenant_id: str,
+        *,
+        since: str | None,
+        type_: str | None,
+        pause_only: bool,
+        oldest_first: bool,
+        start: Position | None,
+        page_size: int,
+    ) -> ListPage[AuditEntry]:
+        """As DynamoDB answers it: ``page_size`` entries are read, then the filter drops some."""
+        self.reads += 1
+        name = f"audit:{tenant_id}"
+        if start is not None and start.get("list") != name:
+            raise InvalidPosition(name)
+        ordered = sorted(
+            (a for a in self.pauses.audit if a.tenantId == tenant_id and (since is None or a.at >= since)),
+            key=lambda a: f"{a.at}#{a.auditId}",
+            reverse=not oldest_first,
+        )
+        keys_ = [f"{a.at}#{a.auditId}" for a in ordered]
+        begin = keys_.index(start["at"]) + 1 if start else 0
+        read = ordered[begin : begin + page_size]
+        more = begin + page_size < len(ordered)
+        last = {"at": f"{read[-1].at}#{read[-1].auditId}", "list": name} if read else None
+
+        def shown(a: AuditEntry) -> bool:
+            return (type_ is None or a.type == type_) and (not pause_only or a.type.startswith("pause."))
+
+        items = [(a, {"at": f"{a.at}#{a.auditId}", "list": name}) for a in read if shown(a)]
+        return ListPage(items=items, next=last if more else None)
+
+    def team_chain_head(self, tenant_id: str) -> ChainHead | None:
+        return self.heads.get(tenant_id)
+
+    def append_team_entry(self, entry: AuditEntry, previous: ChainHead | None) -> None:
+        with self.pauses.lock:
+            if self.race:
+                raced = self.race.pop(0)
+                self.pauses.audit.append(raced)
+                self.heads[raced.tenantId] = ChainHead(raced.hash, raced.keepUntil, raced.at)
+            if self.heads.get(entry.tenantId) != previous:
+                raise TransactionRefused(["chainHead"])
+            self.pauses.audit.append(entry)
+            self.heads[entry.tenantId] = ChainHead(entry.hash, entry.keepUntil, entry.at)
+
+    def team_entries(self, tenant_id: str) -> list[AuditEntry]:
+        team = [a for a in self.pauses.audit if a.tenantId == tenant_id and a.watchId is None]
+        return sorted(team, key=lambda a: (a.at, a.auditId))
 
 
 @dataclass
@@ -250,3 +309,4 @@ class MemoryStore:
         self.tenants = MemoryTenants()
         self.tokens = MemoryTokens(self.pauses.tokens)
         self.waits = MemoryWaits()
+        self.audit = MemoryAudit(self.pauses)

@@ -50,6 +50,10 @@ def seed_items() -> list[dict[str, Any]]:
         items.append(head)
         items.append({"pk": s(f"P#{watch}"), "sk": s("BODY"), "action": s(f"act {i}"), "ctx": s("x" * (i * 7))})
         items.append({**on_tenant(f"P#{watch}", f"TA#{tenant}", created), "sk": s(f"AUDIT#{i:03d}")})
+        # the audit log index (ALL): pause and team entries of a tenant by time
+        kind = "team.key_created" if i % 5 == 0 else "pause.created"
+        audit = {"auditPk": s(f"AL#{tenant}"), "auditSk": s(f"{created}#aud_{i:03d}"), "type": s(kind)}
+        items.append({"pk": s(f"P#{watch}"), "sk": s(f"A#{created}#aud_{i:03d}"), **audit})
         if i % 6 == 0:
             items.append({"pk": s(f"KEY#{i}"), "sk": s("KEY"), "lookupPk": s(f"KEYID#{i % 12}"), "lookupSk": s("K")})
     # two items with the same GSI sort key (moto orders those by the table's key)
@@ -176,6 +180,21 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     ),
     "the lookup index (ALL)": q(
         IndexName="lookup", KeyConditionExpression="lookupPk = :k", ExpressionAttributeValues={":k": s("KEYID#6")}
+    ),
+    "the audit log index, since, newest first, a type filter, a limit": q(
+        IndexName="auditLog",
+        KeyConditionExpression="auditPk = :t AND auditSk >= :since",
+        FilterExpression="begins_with(#ty, :pause)",
+        ExpressionAttributeNames={"#ty": "type"},
+        ExpressionAttributeValues={":t": s("AL#t1"), ":since": s("2026-12-01T10:07"), ":pause": s("pause.")},
+        ScanIndexForward=False,
+        Limit=3,
+    ),
+    "the audit log index, oldest first": q(
+        IndexName="auditLog",
+        KeyConditionExpression="auditPk = :t",
+        ExpressionAttributeValues={":t": s("AL#t0")},
+        Limit=4,
     ),
     "a GSI value nobody has": q(
         IndexName="lookup", KeyConditionExpression="lookupPk = :k", ExpressionAttributeValues={":k": s("KEYID#none")}
@@ -350,11 +369,14 @@ def test_every_query_answers_as_moto_after_each_kind_of_write(write, transaction
 def test_the_scenarios_do_find_something():
     # a comparison of empty answers would prove nothing
     answers = run(WRITES["nothing"], fast=False)["before"]
-    assert answers["one partition of the table"][0]["Count"] == 3
+    assert answers["one partition of the table"][0]["Count"] == 4
     assert answers["a GSI, limit"][0]["Count"] == 3 and len(answers["a GSI, limit"]) > 1
     assert answers["the sparse due index, up to a time"][0]["Count"] > 0
     assert answers["a GSI, a filter expression"][0]["Count"] > 0
     assert answers["an unknown index"][0] == "error"
+    assert answers["the audit log index, oldest first"][0]["Count"] == 4
+    filtered = answers["the audit log index, since, newest first, a type filter, a limit"]
+    assert sum(page["Count"] for page in filtered) > 0
 
 
 def test_an_index_built_before_a_reinstall_is_rebuilt():

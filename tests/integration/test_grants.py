@@ -107,6 +107,7 @@ def test_each_function_calls_exactly_the_table_actions_it_is_granted(api, cloud,
         assert api.post("/api/pause", {"action": "Soon over", "timeoutSeconds": 1}, key=key).status == 201
         assert api.get("/api/pause", key=key).status == 200
         assert api.get("/api/audit", query={"watchId": watch_id}, key=key).status == 200
+        assert api.get("/api/audit", query={"type": "pause.created"}, key=key).status == 200
         assert api.get(f"/api/webhooks/{webhook['id']}/deliveries", key=key).status == 200
 
         # the notifier: fan-out, then each email; the pages: a link shown, then decided

@@ -198,7 +198,7 @@ def test_a_refused_transition_writes_nothing(api, cloud, make_tenant):
     late = stale.model_copy(
         update={"status": "cancelled", "decidedAt": timeutil.iso(now), "version": stale.version + 1}
     )
-    assert services.pauses._transition(stale, late, "agent", "api", now, overdue=False) is False
+    assert services.pauses._transition(stale, late, "agent", "api", now, overdue=False) is None
     assert pause_items(cloud) == before  # not even an audit entry or an event
 
 

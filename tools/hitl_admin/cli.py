@@ -111,7 +111,36 @@ def parser() -> argparse.ArgumentParser:
 
     show = commands.add_parser("show-tenant", help="a tenant, its approvers and this month's usage")
     show.add_argument("tenant", help=tenant_help)
+    add_verify_audit(commands)
     return top
+
+
+def add_verify_audit(commands: Any) -> None:
+    verify = commands.add_parser(
+        "verify-audit",
+        help="check a tenant's audit log (or an exported JSON-lines file) for edited or missing entries; exit 1 if so",
+    )
+    target = verify.add_mutually_exclusive_group(required=True)
+    target.add_argument("tenant", nargs="?", help="tenant id or name: its hash chains in the table, with their heads")
+    target.add_argument("--file", type=Path, help="an export (/app/audit/export?format=jsonl): checked offline")
+
+
+def verify_audit(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
+    """``verify-audit``: the report, and 1 when a chain (or the file) fails its check."""
+    from hitl.adapters.audit_repository import DynamoAudit
+    from hitl.domain.audit_log import AuditLog, verify_export
+
+    if args.file is not None:
+        try:
+            with args.file.open(encoding="utf-8") as lines:
+                report = {"file": str(args.file), **verify_export(lines)}
+        except OSError as error:
+            raise Unreachable("unreadable_file", f"Cannot read {args.file}: {error.strerror or error}.") from error
+    else:
+        store = connect(args)
+        tenant = TenantAdmin(store.tenants).tenant(args.tenant)
+        report = AuditLog(DynamoAudit(store.table), store.pauses, store.tenants).verify(tenant.tenantId)
+    return (0 if report["ok"] else 1), report
 
 
 def connect(args: argparse.Namespace) -> DynamoStore:
@@ -201,16 +230,20 @@ def run(args: argparse.Namespace, admin: TenantAdmin) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    status = 0
     try:
         try:
-            result = run(args, TenantAdmin(connect(args).tenants))
+            if args.command == "verify-audit":
+                status, result = verify_audit(args)
+            else:
+                result = run(args, TenantAdmin(connect(args).tenants))
         except (BotoCoreError, ClientError, ConnectionError) as error:
             raise explain(error, args) from error
     except (DomainError, Unreachable) as error:
         print(json.dumps({"error": {"code": error.code, "message": error.message}}), file=sys.stderr)
         return 1
     print(json.dumps(result, indent=2))
-    return 0
+    return status
 
 
 if __name__ == "__main__":

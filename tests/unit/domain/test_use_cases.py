@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from hitl import ids, timeutil
+from hitl.domain.audit_log import AuditLog
 from hitl.domain.auth import Authenticator, Principal
 from hitl.domain.errors import BadRequest, Conflict, Gone, NotFound, QuotaExceeded, TooManyWaits, Unprocessable
 from hitl.domain.models import ApiKeyRecord, Approver, PolicyFloor, Tenant
@@ -234,7 +235,8 @@ def test_the_audit_of_a_pause_lists_its_transitions(service, store, clock):
     watch_id = service.create(who, ask(), None).pause.watchId
     clock.now += timedelta(seconds=1)
     service.cancel(who, watch_id, "not needed")
-    entries = service.list_audit(who, watch_id, 10, 0, None)["items"]
+    log = AuditLog(store.audit, store.pauses, store.tenants, clock=clock)
+    entries = log.api_page(who.tenant_id, watch_id=watch_id, type_=None, limit=10, offset=0, cursor_text=None)["items"]
     assert [e["type"] for e in entries] == ["pause.cancelled", "pause.created"]
     assert "tenantId" not in entries[0]
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hitl import wiring
 from hitl.adapters import aws
+from hitl.adapters.audit_repository import DynamoAudit
 from hitl.adapters.dynamo import DynamoStore
 from hitl.adapters.events import EventBridgePublisher
 from hitl.adapters.messaging import SesMailer, SqsWorkQueue
+from hitl.domain.audit_log import AuditLog
 from hitl.domain.auth import Authenticator
 from hitl.domain.service import PauseService
 from hitl.settings import get_settings
@@ -27,7 +29,8 @@ class Services:
     store: DynamoStore
     pauses: PauseService
     auth: Authenticator
-    audit: Any = None  # TEMP until the audit log merges
+    #: the audit log: ``record_team_event`` (``hitl.domain.ports.TeamAudit``), listing, export
+    audit: AuditLog
 
 
 @lru_cache(maxsize=1)
@@ -39,6 +42,7 @@ def services() -> Services:
         store=store,
         pauses=PauseService(store, publisher, settings.base_url, check_url=check_callback_url),
         auth=Authenticator(store.tenants, cache_seconds=settings.key_cache_seconds),
+        audit=AuditLog(DynamoAudit(store.table), store.pauses, store.tenants),
     )
 
 

@@ -413,7 +413,12 @@ DUE = Index(
 #: deliveries of one pause (PD#watchId), and the like.
 LOOKUP = Index(name="lookup", pk="lookupPk", sk="lookupSk", projection="ALL")
 
-INDEXES: tuple[Index, ...] = (BY_TENANT, DUE, LOOKUP)
+#: The tenant's audit log, by time (``AL#<tenant>``, sort ``<at>#<auditId>``): pause and team
+#: entries together.  Everything projected (the chain's hashes, the client's IP, what a future
+#: entry adds), since a projection never changes.  Step 5's one new index.
+AUDIT_LOG = Index(name="auditLog", pk="auditPk", sk="auditSk", projection="ALL")
+
+INDEXES: tuple[Index, ...] = (BY_TENANT, DUE, LOOKUP, AUDIT_LOG)
 DUE_SHARDS = 16
 
 # --- settings: every environment variable a function reads, named once ------------------------

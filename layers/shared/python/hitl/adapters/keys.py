@@ -5,7 +5,11 @@ Items (pk / sk):
 * ``P#<watchId>`` / ``P#HEAD``: the pause head (status, version, decision, …), in the tenant list
   index (``TP#<tenant>``) and, while pending, in the due index (``EXP#n``).
 * ``P#<watchId>`` / ``P#BODY``: action, context (as JSON text), metadata.
-* ``P#<watchId>`` / ``A#<at>#<auditId>``: audit entries, listed per tenant via ``TA#<tenant>``.
+* ``P#<watchId>`` / ``A#<at>#<auditId>``: a pause's audit entries, in the audit log index
+  (``AL#<tenant>``, sort ``<at>#<auditId>``); entries written before that index were listed via
+  ``TA#<tenant>`` in ``byTenant``.
+* ``TLOG#<tenant>`` / ``A#<at>#<auditId>``: the team's audit entries (also in ``AL#<tenant>``);
+  ``TLOG#<tenant>`` / ``HEAD``: the head of the team's hash chain (the newest entry's hash).
 * ``P#<watchId>`` / ``E#<eventId>``: outbox events, in the due index (``OUT#n``) until sent.
 * ``T#<tenant>`` / ``TENANT`` (listed via ``TENANTS``), ``APPROVER#<email>``, ``QUOTA#<yyyy-mm>``, ``WAITS``,
   ``WH#<webhookId>``, ``CALLBACK_SECRET``.
@@ -74,15 +78,40 @@ def idempotency(tenant_id: str, key_hash: str) -> Key:
     return Key(f"IDEM#{tenant_id}#{key_hash}", "IDEM")
 
 
+# --- the audit log (auditLog index) -----------------------------------------------------------
+
+
+def audit_log_of(tenant_id: str) -> str:
+    return f"AL#{tenant_id}"
+
+
+def audit_log_sort(at: str, audit_id: str) -> str:
+    return f"{at}#{audit_id}"
+
+
+def team_log_pk(tenant_id: str) -> str:
+    return f"TLOG#{tenant_id}"
+
+
+def team_audit(tenant_id: str, at: str, audit_id: str) -> Key:
+    return Key(team_log_pk(tenant_id), f"{AUDIT_PREFIX}{at}#{audit_id}")
+
+
+def team_chain_head(tenant_id: str) -> Key:
+    return Key(team_log_pk(tenant_id), "HEAD")
+
+
+def audit_log_position(item: dict[str, str]) -> dict[str, str]:
+    """Where a page of the audit log stops (what ExclusiveStartKey takes)."""
+    names = (wiring.TABLE_PK, wiring.TABLE_SK, wiring.AUDIT_LOG.pk, wiring.AUDIT_LOG.sk)
+    return {name: item[name] for name in names}
+
+
 # --- the per-tenant lists (byTenant index) ------------------------------------------------
 
 
 def pauses_of(tenant_id: str) -> str:
     return f"TP#{tenant_id}"
-
-
-def audit_of(tenant_id: str) -> str:
-    return f"TA#{tenant_id}"
 
 
 def keys_of(tenant_id: str) -> str:

@@ -27,6 +27,18 @@ T = TypeVar("T")
 QUOTA_KEEP_S = 400 * 86400
 
 
+def audit_item(entry: AuditEntry, ttl: int) -> dict[str, Any]:
+    """An audit entry as stored: in the tenant's audit log index, deleted by TTL at its
+    ``keepUntil`` (``ttl`` for an entry without one)."""
+    item = entry.to_json()
+    item.update(
+        auditPk=keys.audit_log_of(entry.tenantId),
+        auditSk=keys.audit_log_sort(entry.at, entry.auditId),
+        ttl=timeutil.epoch(timeutil.parse(entry.keepUntil)) if entry.keepUntil else ttl,
+    )
+    return item
+
+
 def retention_ttl(expires_at: str, retention_days: int) -> int:
     """When a decided pause's items may go: its expiry plus the plan's retention."""
     return timeutil.epoch(timeutil.parse(expires_at)) + retention_days * 86400
@@ -53,9 +65,8 @@ class DynamoPauses:
         return item
 
     def _audit_op(self, entry: AuditEntry, ttl: int) -> dict[str, Any]:
-        item = entry.to_json()
-        item.update(gsi1pk=keys.audit_of(entry.tenantId), gsi1sk=keys.list_sort(entry.at, entry.auditId), ttl=ttl)
-        return self.table.put_op(keys.audit(entry.watchId, entry.at, entry.auditId), item)
+        assert entry.watchId is not None, "a pause's entry names its pause"
+        return self.table.put_op(keys.audit(entry.watchId, entry.at, entry.auditId), audit_item(entry, ttl))
 
     def _event_op(self, watch_id: str, event: Event, ttl: int) -> dict[str, Any]:
         item = {
@@ -237,9 +248,6 @@ class DynamoPauses:
 
         return self._list(keys.pauses_of(tenant_id), start, page_size, parse, **query)
 
-    def list_audit(self, tenant_id: str, start: Position | None, page_size: int) -> ListPage[AuditEntry]:
-        return self._list(keys.audit_of(tenant_id), start, page_size, AuditEntry.model_validate)
-
     def audit_of_pause(self, watch_id: str) -> list[AuditEntry]:
         items = self.table.items_of(keys.pause_pk(watch_id), keys.AUDIT_PREFIX, forward=False)
         return [AuditEntry.model_validate(i) for i in items]
@@ -301,4 +309,4 @@ class DynamoPauses:
         return self._load_cursor_secret()
 
 
-__all__ = ["DynamoPauses", "TransactionRefused", "retention_ttl"]
+__all__ = ["DynamoPauses", "TransactionRefused", "audit_item", "retention_ttl"]

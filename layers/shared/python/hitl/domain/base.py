@@ -61,8 +61,14 @@ class UseCase:
         )
 
     @staticmethod
-    def _audit(type_: str, head: PauseHead, at: str, actor: str, channel: Channel, **details: Any) -> AuditEntry:
-        return AuditEntry(
+    def _audit(
+        type_: str, head: PauseHead, at: str, actor: str, channel: Channel, previous: PauseHead | None, **details: Any
+    ) -> AuditEntry:
+        """The pause's next audit entry, chained after ``previous``'s newest (``None``: the first).
+        The caller stores its ``hash`` on the new head (``auditHash``) in the same transaction."""
+        from hitl.domain.audit_log import chained, pause_chain_head, pause_keep_until
+
+        entry = AuditEntry(
             auditId=ids.new_audit_id(),
             tenantId=head.tenantId,
             watchId=head.watchId,
@@ -71,7 +77,9 @@ class UseCase:
             actor=actor,
             channel=channel,
             details=details,
+            keepUntil=pause_keep_until(head),
         )
+        return chained(entry, pause_chain_head(previous) if previous else None)
 
     def _publish(self, event: Event) -> None:
         """Put the event on the bus now and mark it sent; if that fails the sweeper will."""

@@ -101,7 +101,8 @@ class Creating(UseCase):
         )
         body = PauseBody(context=request.context, metadata=request.metadata)
         event = self._event("pause.created", head, at)
-        audit = self._audit("pause.created", head, at, head.requestedBy, "api", keyId=principal.key.keyId)
+        audit = self._audit("pause.created", head, at, head.requestedBy, "api", None, keyId=principal.key.keyId)
+        head = head.model_copy(update={"auditHash": audit.hash})
         quota = None if limits.monthly_pauses is None else Quota(timeutil.month_key(now), limits.monthly_pauses)
         claim = None
         if idempotency_key is not None:

@@ -63,10 +63,11 @@ class Deciding(UseCase):
             if shown.status != "pending":
                 raise refusal(shown)
             new = rules.with_decision(current, approver, decision, comment, channel, timeutil.iso(now))
-            if self._transition(
+            stored = self._transition(
                 current, new, approver, channel, now, overdue=False, token_hash=token_hash, comment=comment
-            ):
-                return new
+            )
+            if stored is not None:
+                return stored
             current = None
         raise Conflict("The pause kept changing; retry.", code="conflict")
 
@@ -124,9 +125,10 @@ class Deciding(UseCase):
         token_hash: str | None = None,
         event_type: str | None = None,
         **details: Any,
-    ) -> bool:
+    ) -> PauseHead | None:
         """One conditional transaction: the new head, its audit entry, its outbox event; then the
-        event goes out.  False when the head changed first (the caller re-reads).  A pending
+        event goes out.  The head as stored (with the chain's new ``auditHash``); ``None`` when the
+        head changed first (the caller re-reads).  A pending
         pause may stay pending while an approval, a reminder or a failed notification is recorded."""
         recording = new.status == "pending" and len(new.approvals) > len(old.approvals)
         noted = new.status == "pending" and (
@@ -136,13 +138,14 @@ class Deciding(UseCase):
         at = timeutil.iso(now)
         type_ = event_type or ("pause.approval_recorded" if recording else f"pause.{new.status}")
         event = self._event(type_, new, new.decidedAt or at)
-        audit = self._audit(type_, new, at, actor, channel, **{k: v for k, v in details.items() if v is not None})
+        audit = self._audit(type_, new, at, actor, channel, old, **{k: v for k, v in details.items() if v is not None})
+        new = new.model_copy(update={"auditHash": audit.hash})  # the chain's head moves with the transition
         try:
             self.pauses.transition(old, new, audit, event, overdue=overdue, now=at, token_hash=token_hash)
         except TransactionRefused as refused:
             if "token" in refused.reasons and "head" not in refused.reasons:
                 raise Gone("This link was used already.", code="link_used") from refused
-            return False
+            return None
         logger.info("pause transition", extra={"watch_id": old.watchId, "status": new.status})
         self._publish(event)
-        return True
+        return new

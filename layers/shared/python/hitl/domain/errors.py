@@ -28,6 +28,12 @@ class QuotaExceeded(DomainError):
     code = "quota_exceeded"
 
 
+class PlanRequired(DomainError):
+    """What was asked is part of another plan (402): an audit export, team events."""
+
+    code = "plan_required"
+
+
 class NotFound(DomainError):
     code = "not_found"
 

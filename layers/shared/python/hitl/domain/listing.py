@@ -1,5 +1,5 @@
-"""The tenant's lists, newest first: pauses (filtered by status as time reads it) and the audit
-log, paged by offset or by a signed cursor."""
+"""The tenant's pauses, newest first (filtered by status as time reads it), paged by offset or by
+a signed cursor.  The audit log is ``hitl.domain.audit_log``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hitl.domain import cursor, rules
 from hitl.domain.auth import Principal
 from hitl.domain.base import UseCase
 from hitl.domain.errors import BadRequest
-from hitl.domain.models import AuditEntry, PauseHead, Status, pause_summary
+from hitl.domain.models import PauseHead, Status, pause_summary
 from hitl.domain.ports import InvalidPosition, ListPage, Position
 
 T = TypeVar("T")
@@ -24,12 +24,6 @@ def stored_statuses_for(status: Status | None) -> list[Status]:
     if status in ("expired", "approved"):
         return [status, "pending"]
     return [status]
-
-
-def audit_view(entry: AuditEntry) -> dict[str, Any]:
-    shown = entry.to_json()
-    shown.pop("tenantId")
-    return shown
 
 
 class Listing(UseCase):
@@ -48,21 +42,6 @@ class Listing(UseCase):
 
         scope = f"pauses:{principal.tenant_id}:{status or ''}"
         return self._paged(fetch, keep, scope, limit, offset, cursor_text)
-
-    def list_audit(
-        self, principal: Principal, watch_id: str | None, limit: int, offset: int, cursor_text: str | None
-    ) -> dict[str, Any]:
-        if watch_id is None:
-
-            def fetch(start: Position | None, size: int) -> ListPage[AuditEntry]:
-                return self.pauses.list_audit(principal.tenant_id, start, size)
-
-            return self._paged(fetch, audit_view, f"audit:{principal.tenant_id}", limit, offset, cursor_text)
-        self._owned_head(principal, watch_id)
-        if cursor_text:
-            raise BadRequest("The audit of one pause fits one page; omit cursor.", code="invalid_cursor")
-        entries = [audit_view(entry) for entry in self.pauses.audit_of_pause(watch_id)]
-        return {"items": entries[offset : offset + limit], "limit": limit, "offset": offset, "nextCursor": None}
 
     def _paged(
         self,

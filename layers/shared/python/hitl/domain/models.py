@@ -74,6 +74,8 @@ class PauseHead(Record):
     reminded: bool = False
     #: how long the pause is kept once decided: the tenant's plan's retention when it was created
     retentionDays: int = 365
+    #: the ``hash`` of the pause's newest audit entry: the head of its hash chain (``audit_log``)
+    auditHash: str | None = None
 
     def next_due(self) -> str:
         """When the sweeper next has something to do for this pending pause."""
@@ -104,6 +106,7 @@ def pause_view(head: PauseHead, body: PauseBody | None) -> dict[str, Any]:
             shown.pop(optional)
     shown.pop("reminded")
     shown.pop("retentionDays")
+    shown.pop("auditHash")
     if body is not None:
         shown["context"] = body.context
         shown["metadata"] = body.metadata
@@ -152,14 +155,27 @@ class Approver(Record):
 
 
 class AuditEntry(Record):
+    """One entry of a tenant's audit log: a pause's (``watchId``) or the team's (no ``watchId``).
+
+    The entries of one chain (a pause's, or the team's) are hash-chained: ``hash`` is the SHA-256
+    of the canonical JSON of every other non-null field, ``prevHash`` included
+    (``hitl.domain.audit_log``).  ``keepUntil`` is when retention may delete the entry and
+    ``prevKeepUntil`` when it may delete the one before it, so a gap left by retention is told
+    apart from a deletion."""
+
     auditId: str
     tenantId: str
-    watchId: str
+    watchId: str | None = None
     type: str
     at: str
     actor: str
     channel: Channel
+    ip: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+    keepUntil: str | None = None
+    prevKeepUntil: str | None = None
+    prevHash: str | None = None
+    hash: str | None = None
 
 
 class Event(Record):

@@ -25,6 +25,7 @@ STATUS_OF: dict[type[errors.DomainError], int] = {
     errors.BadRequest: 400,
     errors.Unauthorized: 401,
     errors.QuotaExceeded: 402,
+    errors.PlanRequired: 402,
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.Gone: 410,

@@ -168,21 +168,43 @@ class PausePage(View):
 # --- audit -----------------------------------------------------------------------------------
 
 
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
 class AuditEntry(View):
+    """A pause's entry (with `watchId`) or a team event (`team.*`, no `watchId`)."""
+
     auditId: str
-    watchId: WatchId
-    type: str = Field(examples=["pause.created"])
+    watchId: WatchId | Omitted = Field(default=None, exclude_if=_is_none, description="Only on a pause's entries")
+    type: str = Field(examples=["pause.created", "team.key_created"])
     at: Timestamp
-    actor: str
+    actor: str = Field(description="An approver's or member's email, a key's name, `timeout`, `system` or `admin`")
     channel: Channel
+    ip: str | Omitted = Field(default=None, exclude_if=_is_none, description="The client's IP, where known")
     details: dict[str, Any]
+    keepUntil: Timestamp | Omitted = Field(
+        default=None, exclude_if=_is_none, description="When retention may delete the entry"
+    )
+    prevKeepUntil: Timestamp | Omitted = Field(
+        default=None, exclude_if=_is_none, description="When retention may delete the entry before it in its chain"
+    )
+    prevHash: Sha256 | Omitted = Field(
+        default=None,
+        exclude_if=_is_none,
+        description="The `hash` of the entry before it in its chain (its pause's or the team's); 64 zeros first",
+    )
+    hash: Sha256 | Omitted = Field(
+        default=None,
+        exclude_if=_is_none,
+        description="SHA-256 of the canonical JSON of the entry's other non-null fields (README: Audit log)",
+    )
 
 
 class AuditPage(View):
     items: list[AuditEntry]
     limit: int
     offset: int
-    nextCursor: str | None
+    nextCursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last")
 
 
 # --- webhooks --------------------------------------------------------------------------------
