@@ -142,4 +142,3 @@ def make_tenant(admin: TenantAdmin) -> Callable[..., dict[str, Any]]:
 def api(cloud: Cloud) -> Client:
     """The shared test client, calling the handlers in-process as API Gateway would."""
     return Client(in_process)
-

@@ -14,7 +14,7 @@ from hitl.domain import errors
 from hitl.domain.models import STATUSES, pause_view
 from hitl.domain.reviewing import HistoryFilter, may_decide
 from hitl.http import web
-from hitl.http.dashboard.guard import PageRequest, page
+from hitl.http.dashboard.guard import PageRequest, html_refusal, page
 from hitl.http.dashboard.views import render
 from hitl.http.json_body import JSON
 from hitl.notify.render import pretty_context
@@ -137,11 +137,15 @@ def _day(text: str | None, *, next_day: bool = False) -> str | None:
 
 
 def _json_refusal(request: PageRequest, status: int, code: str, message: str) -> Response[Any]:
-    if request.wants_json or not request.form:
-        return web_error(status, code, message)
-    from hitl.http.dashboard.guard import html_refusal
-
-    return html_refusal(request, status, code, message)
+    """The page's own form is answered with a page; everyone else (agents, scripts) in our JSON
+    error shape, where every 401 says a dashboard session is needed."""
+    kind = (request.event.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if kind == FORM and not request.event.headers.get("authorization"):
+        return html_refusal(request, status, code, message)
+    if status == 401:
+        code = "dashboard_session_required"
+        message = "Deciding needs a dashboard session; API keys cannot approve or reject."
+    return web_error(status, code, message)
 
 
 def web_error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response[Any]:
