@@ -76,3 +76,12 @@ def new_link_token() -> str:
 
 def is_link_token(token: str) -> bool:
     return bool(LINK_TOKEN_PATTERN.match(token))
+
+
+def new_invitation_token() -> str:
+    """An invitation's single-use secret (``/invite/{token}``): 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def is_invitation_token(token: str) -> bool:
+    return bool(LINK_TOKEN_PATTERN.match(token))

@@ -50,3 +50,9 @@ class Unprocessable(DomainError):
 
 class TooManyWaits(DomainError):
     code = "too_many_waits"
+
+
+class NotAMember(Gone):
+    """An emailed link of someone who is no longer a confirmed member of the pause's team."""
+
+    code = "not_a_member"
