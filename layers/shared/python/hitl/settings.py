@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,6 +34,8 @@ class Settings(BaseModel):
     deliveries_queue_url: str | None = Field(default=None, validation_alias=wiring.queue_url_env("deliveries"))
     #: the KMS key that encrypts webhook and callback secrets
     kms_key_id: str | None = Field(default=None, validation_alias=wiring.ENV_KMS_KEY)
+    #: ``open``: anyone may create a team (``/signup``); ``closed``: only the operator's hitl-admin
+    signup: Literal["open", "closed"] = Field(default="closed", validation_alias=wiring.ENV_SIGNUP)
     #: only the local stack sets this: webhooks may then call http://127.0.0.1
     webhook_allow_loopback: bool = Field(default=False, validation_alias=wiring.ENV_WEBHOOK_LOOPBACK)
     #: multiplies the webhook retry schedule (the local stack compresses it)

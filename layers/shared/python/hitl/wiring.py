@@ -391,6 +391,12 @@ ENV_SENDER = "HITL_SENDER"
 ENV_SES_CONFIGURATION_SET = "SES_CONFIGURATION_SET"
 #: the KMS key that encrypts webhook and callback secrets (``kms:use``)
 ENV_KMS_KEY = "HITL_KMS_KEY_ID"
+#: whether anyone may create a team (``/signup``): ``open`` or ``closed`` (teams come from the
+#: operator's ``hitl-admin``, which emails their owners an invitation)
+ENV_SIGNUP = "HITL_SIGNUP"
+SIGNUP_OPEN = "open"
+SIGNUP_CLOSED = "closed"
+SIGNUP_MODES = (SIGNUP_OPEN, SIGNUP_CLOSED)
 #: set only by the local stack and tests, never by the CDK stack
 ENV_WEBHOOK_LOOPBACK = "HITL_WEBHOOK_ALLOW_LOOPBACK"
 ENV_WEBHOOK_RETRY_SCALE = "HITL_WEBHOOK_RETRY_SCALE"
@@ -443,6 +449,8 @@ class Deployment:
     #: for ``kms:use``
     kms_key_id: str | None = None
     log_level: str = "INFO"
+    #: ``HITL_SIGNUP``: closed unless the deployment opens it (the local stack's default is open)
+    signup: str = SIGNUP_CLOSED
 
 
 @dataclass(frozen=True)
@@ -455,6 +463,8 @@ class LocalSettings:
     webhook_allow_loopback: bool = True
     #: print each invocation's CloudWatch metrics (EMF)
     metrics: bool = False
+    #: ``HITL_SIGNUP`` on the local stack: anyone may create a team there
+    signup: str = SIGNUP_OPEN
 
 
 def function_environment(
@@ -473,6 +483,7 @@ def function_environment(
         ENV_LOG_LEVEL: deployment.log_level,
         ENV_TRACER_CAPTURE_RESPONSE: "false",
         ENV_TRACER_CAPTURE_ERROR: "false",
+        ENV_SIGNUP: _signup(local.signup if local is not None else deployment.signup),
     }
     for queue in work_queues_of(function):
         if queue not in deployment.queue_urls:
@@ -494,6 +505,12 @@ def function_environment(
         if not local.metrics:
             environment[ENV_METRICS_DISABLED] = "true"
     return environment
+
+
+def _signup(mode: str) -> str:
+    if mode not in SIGNUP_MODES:
+        raise ValueError(f"{ENV_SIGNUP} is one of {', '.join(SIGNUP_MODES)}, not {mode!r}")
+    return mode
 
 
 def shared_environment(deployment: Deployment, local: LocalSettings | None = None) -> dict[str, str]:
