@@ -108,6 +108,17 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("email", help="the member's email address")
     add.add_argument("--role", choices=ROLES, help="owner or approver (default: approver; an existing member's stays)")
 
+    invite = commands.add_parser("invite", help="email someone an invitation to join (they join on accepting it)")
+    invite.add_argument("tenant", help=tenant_help)
+    invite.add_argument("email", help="the invitee's email address")
+    invite.add_argument("--role", choices=ROLES, default="approver", help="owner or approver (default approver)")
+    resend = commands.add_parser("resend-invitation", help="a new invitation link (7 more days); the old one stops")
+    resend.add_argument("tenant", help=tenant_help)
+    resend.add_argument("email", help="the invitee's email address")
+    for mailing in (invite, resend):
+        mailing.add_argument("--base-url", help="the public URL invitation links use (as for create-tenant)")
+        mailing.add_argument("--sender", help="the From of invitation emails (as for create-tenant)")
+
     members = commands.add_parser("list-members", help="a tenant's members: role, status, last active, invitations")
     members.add_argument("tenant", help=tenant_help)
 
@@ -283,6 +294,9 @@ def run(args: argparse.Namespace, admin: TenantAdmin) -> dict[str, Any]:
             return admin.add_approver(args.tenant, args.email, args.role)
         case "list-members":
             return admin.list_members(args.tenant)
+        case "invite" | "resend-invitation":
+            admin.invitations, admin.base_url = invitation_mailer(args)
+            return admin.invite(args.tenant, args.email, getattr(args, "role", None), resend=args.command != "invite")
         case "remove-approver":
             return admin.remove_approver(args.tenant, args.email, lower_floor=args.lower_floor)
         case "set-plan":

@@ -169,6 +169,23 @@ class TenantAdmin:
             answer["floor"] = removed.floor
         return answer
 
+    def invite(self, tenant_ref: str, email: str, role: Role | None = None, *, resend: bool = False) -> dict[str, Any]:
+        """Email an invitation (or, with ``resend``, a new one replacing the pending one); the
+        answer names who and until when, never the token."""
+        tenant = self.tenant(tenant_ref)
+        teams = self.teams
+        if resend:
+            invitation, _ = teams.resend(tenant.tenantId, email, actor=ADMIN, channel="admin")
+        else:
+            invitation, _ = teams.invite(tenant.tenantId, email, role or "approver", actor=ADMIN, channel="admin")
+        self._changed(tenant)
+        return {
+            "tenantId": tenant.tenantId,
+            "invited": invitation.email,
+            "role": invitation.role,
+            "expiresAt": invitation.expiresAt,
+        }
+
     def list_members(self, tenant_ref: str) -> dict[str, Any]:
         """The tenant's members (owners first): role, status, joined, last active, pending
         invitations' expiry; and the plan's approver limit with what counts toward it."""
