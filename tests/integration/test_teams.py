@@ -278,3 +278,15 @@ def test_the_local_tenants_approver_is_its_owner_also_in_a_table_saved_before_ro
     member = cloud.store.tenants.member(fresh.tenantId, "approver@example.com")
     assert member is not None and (member.role, member.status) == ("owner", "confirmed")
     assert [m.tenantId for m in cloud.store.tenants.memberships("approver@example.com")] == [fresh.tenantId]
+
+
+def test_a_member_removed_before_their_email_goes_out_is_not_emailed(api, cloud, admin, make_tenant):
+    team = make_tenant(approvers=["ann@x.test", "bob@x.test"])
+    created = api.post("/api/pause", {"action": "Deploy v2"}, key=team["apiKey"])
+    assert created.status == 201
+    cloud.run_queue("notify")  # one work item each for ann and bob
+
+    admin.remove_approver(team["tenantId"], "bob@x.test")
+    cloud.run_queue("email")
+
+    assert [str(e["To"]) for e in cloud.sent_emails()] == ["ann@x.test"]

@@ -56,6 +56,7 @@ def notifier() -> Notifier:
         settings.sender,
         record_failure=services().pauses.record_notification_failure,
         max_attempts=wiring.subscription("email").max_receive_count,
+        members=store.tenants,
     )
 
 
