@@ -38,7 +38,6 @@ from hitl.adapters import aws
 from hitl.domain.models import Event
 from hitl.domain.requests import CreatePauseRequest
 from hitl.domain.service import PauseService
-from hitl.domain.tenants import TenantAdmin
 from hitl.observability import logger
 from hitl_local import apigw, resources
 
@@ -227,7 +226,7 @@ def measure() -> list[tuple[str, list[Call], list[Call]]]:
     )
     set_environment(wiring.shared_environment(deployment))
     runtime.reset()
-    tenant = TenantAdmin(runtime.services().store.tenants).create_tenant("bench", "starter", ["approver@example.com"])
+    tenant = runtime.tenant_admin(runtime.services().store).create_tenant("bench", "starter", ["approver@example.com"])
     bench.key = tenant["apiKey"]
 
     pending: list[str] = []

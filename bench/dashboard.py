@@ -33,7 +33,6 @@ from bench.common import (
     table,
 )
 from hitl import runtime, wiring
-from hitl.domain.tenants import TenantAdmin
 from hitl.observability import logger
 from hitl_local import apigw, resources
 
@@ -80,7 +79,7 @@ def measure(repeats: int) -> list[tuple[str, list[Any], list[float]]]:
     deployment = wiring.Deployment(names.table, names.bus, BASE_URL, names.queues, kms_key_id=names.kms_key_id)
     set_environment(wiring.shared_environment(deployment))
     runtime.reset()
-    tenant = TenantAdmin(runtime.services().store.tenants).create_tenant("bench", "pro", [MEMBER])
+    tenant = runtime.tenant_admin(runtime.services().store).create_tenant("bench", "pro", [MEMBER])
     key = tenant["apiKey"]
 
     def create(action: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
+from hitl import wiring
 from infra.capabilities.mail import MailSettings
 from infra.layer_build import REPO_ROOT
 from infra.stack import STACK_ID, HitlStack
@@ -45,6 +46,7 @@ def build_app(
         STACK_ID,
         public_base_url=app.node.try_get_context("publicBaseUrl") or None,
         mail=MailSettings.from_context(app.node),
+        signup=str(app.node.try_get_context("signup") or wiring.SIGNUP_CLOSED),
     )
     if nag:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))

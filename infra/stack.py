@@ -23,7 +23,8 @@ STACK_ID = "Hitl"
 
 class HitlStack(cdk.Stack):
     """``public_base_url``: the public URL links point at (a custom domain); default: the API's URL.
-    ``mail``: where approval emails come from (``infra.capabilities.mail``); default: example.com."""
+    ``mail``: where approval emails come from (``infra.capabilities.mail``); default: example.com.
+    ``signup``: ``HITL_SIGNUP`` of every function, ``closed`` (the default) or ``open``."""
 
     def __init__(
         self,
@@ -32,6 +33,7 @@ class HitlStack(cdk.Stack):
         *,
         public_base_url: str | None = None,
         mail: MailSettings | None = None,
+        signup: str = wiring.SIGNUP_CLOSED,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -60,6 +62,7 @@ class HitlStack(cdk.Stack):
             work_queues=events.queues,
             mail=mail_resources,
             kms_key=secrets.key if secrets is not None else None,
+            signup=_checked_signup(signup),
         )
         api.add_routes(wiring.ROUTES, functions.by_name)
         events.consume(functions.by_name)
@@ -99,3 +102,9 @@ def _checked_url(url: str) -> str:
     if not url.startswith("https://"):
         raise ValueError(f"publicBaseUrl must be an https:// URL, not {url!r}")
     return url.rstrip("/")
+
+
+def _checked_signup(mode: str) -> str:
+    if mode not in wiring.SIGNUP_MODES:
+        raise ValueError(f"signup must be one of {', '.join(wiring.SIGNUP_MODES)}, not {mode!r}")
+    return mode

@@ -122,7 +122,7 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
 
 @pytest.fixture
 def admin(cloud: Cloud) -> TenantAdmin:
-    return TenantAdmin(cloud.store.tenants)
+    return runtime.tenant_admin(cloud.store)
 
 
 @pytest.fixture

@@ -10,16 +10,29 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from hitl import timeutil
 from hitl.domain.audit_log import ChainHead
-from hitl.domain.models import ApiKeyRecord, Approver, AuditEntry, Event, PauseBody, PauseHead, Status, Tenant
+from hitl.domain.models import (
+    ApiKeyRecord,
+    Approver,
+    AuditEntry,
+    Channel,
+    Event,
+    PauseBody,
+    PauseHead,
+    PolicyFloor,
+    Role,
+    Status,
+    Tenant,
+)
 from hitl.domain.ports import (
     ClaimResult,
     Idempotency,
     IdempotencyClaim,
     InvalidPosition,
+    Invitation,
     LinkToken,
     ListPage,
     Position,
@@ -230,7 +243,9 @@ class MemoryTenants:
     tenants: dict[str, Tenant] = field(default_factory=dict)
     approver_records: dict[tuple[str, str], Approver] = field(default_factory=dict)
     keys: dict[str, ApiKeyRecord] = field(default_factory=dict)
+    invitations: dict[str, Invitation] = field(default_factory=dict)
     reads: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
         self.reads += 1
@@ -246,6 +261,101 @@ class MemoryTenants:
 
     def get_api_key(self, key_hash: str) -> ApiKeyRecord | None:
         return self.keys.get(key_hash)
+
+    # --- members and invitations (``TeamRepository``) ------------------------------------------
+
+    def member(self, tenant_id: str, email: str) -> Approver | None:
+        self.reads += 1
+        return self.approver_records.get((tenant_id, email))
+
+    def memberships(self, email: str) -> list[Approver]:
+        return [a for (_, e), a in sorted(self.approver_records.items()) if e == email]
+
+    def put_member(self, member: Approver) -> None:
+        self.approver_records[(member.tenantId, member.email)] = member
+
+    def put_invitation(
+        self, token_hash: str, invitation: Invitation, member: Approver, *, replaces: str | None
+    ) -> None:
+        with self.lock:
+            current = self.approver_records.get((member.tenantId, member.email))
+            if replaces is None:
+                fits = current is None
+            else:
+                fits = current is not None and current.status == "invited" and current.invitationHash == replaces
+            refused = (["invitation"] if token_hash in self.invitations else []) + ([] if fits else ["member"])
+            if refused:
+                raise TransactionRefused(refused)
+            self.invitations[token_hash] = invitation
+            self.approver_records[(member.tenantId, member.email)] = member
+
+    def get_invitation(self, token_hash: str) -> Invitation | None:
+        return self.invitations.get(token_hash)
+
+    def accept_invitation(self, token_hash: str, member: Approver, now: str) -> None:
+        with self.lock:
+            invitation = self.invitations.get(token_hash)
+            current = self.approver_records.get((member.tenantId, member.email))
+            refused = []
+            if invitation is None or invitation.usedAt or invitation.revokedAt or invitation.expiresAt <= now:
+                refused.append("invitation")
+            if current is None or current.status != "invited" or current.invitationHash != token_hash:
+                refused.append("member")
+            if refused:
+                raise TransactionRefused(refused)
+            assert invitation is not None and current is not None
+            self.invitations[token_hash] = replace(invitation, usedAt=now)
+            self.approver_records[(member.tenantId, member.email)] = current.model_copy(
+                update={"status": "confirmed", "joinedAt": now, "invitationHash": None, "invitationExpiresAt": None}
+            )
+
+    def revoke_invitation(self, token_hash: str, member: Approver, now: str) -> None:
+        with self.lock:
+            invitation = self.invitations.get(token_hash)
+            current = self.approver_records.get((member.tenantId, member.email))
+            refused = []
+            if current is None or current.status != "invited" or current.invitationHash != token_hash:
+                refused.append("member")
+            if invitation is None or invitation.usedAt:
+                refused.append("invitation")
+            if refused:
+                raise TransactionRefused(refused)
+            assert invitation is not None
+            del self.approver_records[(member.tenantId, member.email)]
+            self.invitations[token_hash] = replace(invitation, revokedAt=now)
+
+    def _owner_refused(self, tenant_id: str, owner: str | None) -> list[str]:
+        if owner is None:
+            return []
+        found = self.approver_records.get((tenant_id, owner))
+        return [] if found is not None and found.role == "owner" and found.status == "confirmed" else ["owner"]
+
+    def set_role(self, tenant_id: str, email: str, role: Role, *, keep_owner: str | None) -> None:
+        with self.lock:
+            current = self.approver_records.get((tenant_id, email))
+            refused = ([] if current else ["member"]) + self._owner_refused(tenant_id, keep_owner)
+            if refused:
+                raise TransactionRefused(refused)
+            assert current is not None
+            self.approver_records[(tenant_id, email)] = current.model_copy(update={"role": role})
+
+    def remove_member(self, tenant_id: str, email: str, *, keep_owner: str | None) -> None:
+        with self.lock:
+            refused = ([] if (tenant_id, email) in self.approver_records else ["member"]) + self._owner_refused(
+                tenant_id, keep_owner
+            )
+            if refused:
+                raise TransactionRefused(refused)
+            del self.approver_records[(tenant_id, email)]
+
+    def touch_member(self, tenant_id: str, email: str, now: str, older_than: str | None = None) -> None:
+        current = self.approver_records.get((tenant_id, email))
+        if current is not None and (older_than is None or (current.lastActiveAt or "") < older_than):
+            self.approver_records[(tenant_id, email)] = current.model_copy(update={"lastActiveAt": now})
+
+    def set_floor(self, tenant_id: str, floor: dict[str, Any]) -> None:
+        tenant = self.tenants[tenant_id]
+        self.tenants[tenant_id] = tenant.model_copy(update={"floor": PolicyFloor.model_validate(floor)})
 
     def touch_key(self, key_hash: str, now: str, older_than: str) -> None:
         record = self.keys.get(key_hash)
@@ -299,6 +409,58 @@ class MemoryWaits:
 
     def release(self, tenant_id: str, lease_id: str) -> None:
         self.leases.get(tenant_id, {}).pop(lease_id, None)
+
+
+@dataclass(frozen=True)
+class TeamEvent:
+    tenant_id: str
+    type: str
+    actor: str
+    channel: Channel
+    ip: str | None
+    details: dict[str, Any]
+
+
+@dataclass
+class MemoryTeamAudit:
+    """``TeamAudit``: keeps every team event recorded, in order."""
+
+    events: list[TeamEvent] = field(default_factory=list)
+
+    def record_team_event(
+        self,
+        tenant_id: str,
+        type_: str,
+        *,
+        actor: str,
+        channel: Channel,
+        ip: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self.events.append(TeamEvent(tenant_id, type_, actor, channel, ip, dict(details or {})))
+
+    def types(self) -> list[str]:
+        return [e.type for e in self.events]
+
+
+@dataclass(frozen=True)
+class SentInvitation:
+    to: str
+    team_name: str
+    inviter: str
+    url: str
+    role: Role
+    expires_at: str
+
+
+@dataclass
+class MemoryInvitationMailer:
+    """``InvitationMailer``: keeps what it was asked to send."""
+
+    sent: list[SentInvitation] = field(default_factory=list)
+
+    def send_invitation(self, to: str, team_name: str, inviter: str, url: str, *, role: Role, expires_at: str) -> None:
+        self.sent.append(SentInvitation(to, team_name, inviter, url, role, expires_at))
 
 
 class MemoryStore:

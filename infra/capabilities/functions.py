@@ -29,7 +29,7 @@ SENDS_TO_PREFIX = wiring.sends_to("")
 class Functions(Construct):
     """``work_queues``: the subscriptions' queues by name, for the ``sends_to`` needs; ``mail``: the SES
     identity and configuration set, for ``ses:send`` (``None`` when no function sends email); ``kms_key``:
-    the service's key, for ``kms:use`` (``None`` when no function needs it)."""
+    the service's key, for ``kms:use`` (``None`` when no function needs it); ``signup``: ``HITL_SIGNUP``."""
 
     def __init__(
         self,
@@ -45,6 +45,7 @@ class Functions(Construct):
         work_queues: Mapping[str, sqs.IQueue],
         mail: Mail | None,
         kms_key: kms.IKey | None = None,
+        signup: str = wiring.SIGNUP_CLOSED,
     ) -> None:
         super().__init__(scope, construct_id)
         self.by_name: dict[str, lambda_.Function] = {}
@@ -59,6 +60,7 @@ class Functions(Construct):
                 sender=mail.settings.sender if mail is not None else None,
                 ses_configuration_set=mail.configuration_set.configuration_set_name if mail is not None else None,
                 kms_key_id=kms_key.key_arn if kms_key is not None else None,
+                signup=signup,
             )
             environment = wiring.function_environment(spec, deployment)
             if wiring.LOCAL_ONLY_SETTINGS & set(environment):

@@ -79,6 +79,18 @@ def test_public_base_url_must_be_https(tmp_path):
         build_app(context={**SKIP_BUNDLING, "publicBaseUrl": "http://approvals.example.com"}, nag=False)
 
 
+def test_signup_context_opens_sign_up_in_every_function(synthesizer, tmp_path):
+    custom = synthesizer(tmp_path, context={"signup": "open"})
+
+    for spec in wiring.FUNCTIONS:
+        assert custom.environment(spec.name)[wiring.ENV_SIGNUP] == "open", spec.name
+
+
+def test_signup_context_must_be_open_or_closed(tmp_path):
+    with pytest.raises(ValueError, match="open, closed"):
+        build_app(context={**SKIP_BUNDLING, "signup": "yes"}, nag=False)
+
+
 def test_the_deps_layer_recipe_targets_lambda(tmp_path):
     args = layer_build.pip_install_args(tmp_path, layer_build.LAMBDA_PLATFORM)
 

@@ -103,6 +103,7 @@ def test_each_function_gets_the_wiring_environment_naming_our_resources(synthesi
         "POWERTOOLS_LOG_LEVEL",
         "POWERTOOLS_TRACER_CAPTURE_RESPONSE",
         "POWERTOOLS_TRACER_CAPTURE_ERROR",
+        "HITL_SIGNUP",
     } | {wiring.queue_url_env(queue) for queue in work_queues}
     if wiring.SES_SEND in spec.needs:
         expected_keys |= {"HITL_SENDER", "SES_CONFIGURATION_SET"}
@@ -128,6 +129,8 @@ def test_each_function_gets_the_wiring_environment_naming_our_resources(synthesi
     assert variables[wiring.ENV_PUBLIC_BASE_URL] == {"Fn::GetAtt": [synthesized.api_id, "ApiEndpoint"]}
     assert variables[wiring.ENV_SERVICE] == wiring.SERVICE_NAME
     assert variables["POWERTOOLS_LOG_LEVEL"] == "INFO"
+    # sign-up is closed unless the deployment opens it (context ``signup``)
+    assert variables[wiring.ENV_SIGNUP] == "closed"
     for queue in work_queues:  # a queue's URL is its Ref
         assert variables[wiring.queue_url_env(queue)] == {"Ref": synthesized.queue_id(queue)}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 from pathlib import Path
 from typing import Any
@@ -243,3 +244,115 @@ def test_an_unreachable_aws_endpoint_is_one_line(monkeypatch, capsys):
     out, err = capsys.readouterr()
     assert status == 1 and out == ""
     assert error_of(err)["code"] == "aws_error"
+
+
+# --- Step 5: members, roles, the owner's invitation ---------------------------------------------
+
+
+def test_create_tenant_makes_the_first_approver_the_owner(admin_cli):
+    status, out, _ = admin_cli(
+        "create-tenant", "crew", "--plan", "starter", "--approver", "a@x.test", "--approver", "b@x.test"
+    )
+    assert status == 0
+    assert [(m["email"], m["role"], m["status"]) for m in out["members"]] == [
+        ("a@x.test", "owner", "confirmed"),
+        ("b@x.test", "approver", "confirmed"),
+    ]
+
+    status, listed, _ = admin_cli("list-members", "crew")
+    assert status == 0 and listed["name"] == "crew"
+    assert [(m["email"], m["role"], m["status"]) for m in listed["members"]] == [
+        ("a@x.test", "owner", "confirmed"),
+        ("b@x.test", "approver", "confirmed"),
+    ]
+    assert listed["seats"] == {"plan": "starter", "limit": 3, "used": 2}
+    assert all("invitationHash" not in m and "tenantId" not in m for m in listed["members"])
+
+
+def test_with_sign_up_closed_the_owner_is_emailed_an_invitation(admin_cli, cloud, monkeypatch):
+    monkeypatch.setenv("HITL_SIGNUP", "closed")
+    status, out, err = admin_cli(
+        "create-tenant", "shop", "--owner", "Olga@x.test", "--sender", "HITL <approvals@hitl.local>"
+    )
+    assert status == 0, err
+
+    assert out["approvers"] == []
+    assert [(i["email"], i["role"]) for i in out["invited"]] == [("olga@x.test", "owner")]
+    (email,) = cloud.sent_emails()
+    assert str(email["To"]) == "olga@x.test" and email["Subject"] == "You are invited to shop on HITL"
+    text = email.get_body(preferencelist=("plain",)).get_content()
+    assert "The operator of this HITL service invited you" in text and "as an owner" in text
+    (token,) = re.findall(r"https://hitl\.example\.test/invite/([A-Za-z0-9_-]{43})", text)
+    assert token not in json.dumps(out)  # the token is in the email only
+    listed = admin_cli("list-members", "shop")[1]
+    assert [(m["email"], m["role"], m["status"]) for m in listed["members"]] == [("olga@x.test", "owner", "invited")]
+    assert listed["members"][0]["invitationExpiresAt"] == out["invited"][0]["expiresAt"]
+    # no confirmed member yet: nobody could decide a pause
+    assert admin_cli("show-tenant", "shop")[1]["approvers"][0]["status"] == "invited"
+
+
+def test_with_sign_up_open_the_owner_is_added_confirmed(admin_cli, cloud, monkeypatch):
+    monkeypatch.setenv("HITL_SIGNUP", "open")
+    status, out, _ = admin_cli(
+        "create-tenant", "open-shop", "--plan", "starter", "--owner", "olga@x.test", "--approver", "ann@x.test"
+    )
+    assert status == 0
+    assert [(m["email"], m["role"], m["status"]) for m in out["members"]] == [
+        ("olga@x.test", "owner", "confirmed"),
+        ("ann@x.test", "approver", "confirmed"),
+    ]
+    assert "invited" not in out and cloud.sent_emails() == []
+
+
+def test_an_invitation_without_mail_settings_is_refused_before_anything_is_written(admin_cli, monkeypatch):
+    monkeypatch.setenv("HITL_SIGNUP", "closed")
+    monkeypatch.delenv("PUBLIC_BASE_URL")
+    status, out, err = admin_cli("create-tenant", "nomail", "--owner", "olga@x.test")
+    assert status == 1 and out is None
+    assert error_of(err)["code"] == "no_mail_settings" and "--base-url" in error_of(err)["message"]
+    assert admin_cli("list-tenants")[1]["tenants"] == []
+
+
+def test_the_last_owner_cannot_be_removed_until_another_member_is_an_owner(admin_cli):
+    admin_cli("create-tenant", "pair", "--plan", "starter", "--approver", "a@x.test", "--approver", "b@x.test")
+
+    status, out, err = admin_cli("remove-approver", "pair", "a@x.test")
+    assert status == 1 and out is None
+    error = error_of(err)
+    assert error["code"] == "last_owner" and "a@x.test is the last owner of pair" in error["message"]
+
+    status, out, _ = admin_cli("add-approver", "pair", "b@x.test", "--role", "owner")
+    assert status == 0 and (out["role"], out["status"]) == ("owner", "confirmed")
+    status, out, _ = admin_cli("remove-approver", "pair", "a@x.test")
+    assert status == 0 and out["removed"] == "a@x.test" and out["approversLeft"] == 1
+    members = admin_cli("list-members", "pair")[1]["members"]
+    assert [(m["email"], m["role"]) for m in members] == [("b@x.test", "owner")]
+
+
+def test_add_approver_adds_a_confirmed_approver_within_the_plan(admin_cli):
+    admin_cli("create-tenant", "tiny", "--plan", "free", "--approver", "a@x.test")
+    status, out, err = admin_cli("add-approver", "tiny", "b@x.test")
+    assert status == 1 and error_of(err)["code"] == "plan_limit"
+
+    admin_cli("set-plan", "tiny", "starter")
+    status, out, _ = admin_cli("add-approver", "tiny", "B@x.test")
+    assert status == 0 and (out["email"], out["role"], out["status"]) == ("b@x.test", "approver", "confirmed")
+    # re-adding keeps the role
+    assert admin_cli("add-approver", "tiny", "a@x.test")[1]["role"] == "owner"
+
+
+def test_the_operator_can_invite_and_re_send_an_expired_invitation(admin_cli, cloud):
+    admin_cli("create-tenant", "club", "--plan", "pro", "--approver", "a@x.test")
+    mail = ("--sender", "HITL <approvals@hitl.local>")
+
+    status, out, err = admin_cli("invite", "club", "b@x.test", "--role", "owner", *mail)
+    assert status == 0, err
+    assert (out["invited"], out["role"]) == ("b@x.test", "owner")
+    status, again, _ = admin_cli("resend-invitation", "club", "b@x.test", *mail)
+    assert status == 0 and again["expiresAt"] >= out["expiresAt"]
+
+    first, second = (e.get_body(preferencelist=("plain",)).get_content() for e in cloud.sent_emails())
+    old, new = (re.findall(r"/invite/([A-Za-z0-9_-]{43})", text)[0] for text in (first, second))
+    assert old != new
+    status, _, err = admin_cli("resend-invitation", "club", "a@x.test", *mail)
+    assert status == 1 and error_of(err)["code"] == "no_invitation"

@@ -87,6 +87,16 @@ def test_the_local_stack_runs_each_function_with_the_wirings_environment(spec):
     assert environment["AWS_ENDPOINT_URL"] == "http://127.0.0.1:5000"
     assert environment[wiring.ENV_WEBHOOK_LOOPBACK] == "true"
     assert environment[wiring.ENV_TRACE_DISABLED] == "true"
+    assert environment[wiring.ENV_SIGNUP] == "open"  # anyone may make a team on the local stack
+
+
+def test_sign_up_is_closed_unless_a_deployment_opens_it():
+    assert wiring.function_environment(wiring.API, DEPLOYMENT)[wiring.ENV_SIGNUP] == "closed"
+    opened = wiring.Deployment("t", "b", "u", DEPLOYMENT.queue_urls, kms_key_id="k", signup="open")
+    assert wiring.function_environment(wiring.API, opened)[wiring.ENV_SIGNUP] == "open"
+    assert Settings.from_environment({"TABLE_NAME": "t", "EVENT_BUS_NAME": "b"}).signup == "closed"
+    with pytest.raises(ValueError, match="HITL_SIGNUP"):
+        wiring.function_environment(wiring.API, wiring.Deployment("t", "b", "u", kms_key_id="k", signup="maybe"))
 
 
 def test_the_local_queues_have_the_deployed_stacks_visibility_timeouts(cloud):

@@ -34,14 +34,13 @@ import pytest
 from moto.server import ThreadedMotoServer
 from standardwebhooks.webhooks import Webhook
 
-from hitl import ids, wiring
+from hitl import ids, runtime, wiring
 from hitl.adapters.dynamo import DynamoStore
 from hitl.adapters.messaging import SqsWorkQueue
 from hitl.adapters.webhook_store import KmsCrypto
 from hitl.domain.auth import Authenticator
 from hitl.domain.requests import CreatePauseRequest
 from hitl.domain.service import PauseService
-from hitl.domain.tenants import TenantAdmin
 from hitl.timeutil import now
 from hitl.webhooks.models import RegisterWebhook
 from hitl.webhooks.service import WebhookService
@@ -389,7 +388,7 @@ def test_sweeper_expires_and_republishes_against_aws_apis(invoke: Invoke, moto_s
     session = boto3.session.Session(region_name=REGION)
     names = resources.create(session)
     store = DynamoStore(session.client("dynamodb"), names.table)
-    tenant = TenantAdmin(store.tenants).create_tenant("packaging", "pro", ["approver@example.com"])
+    tenant = runtime.tenant_admin(store).create_tenant("packaging", "pro", ["approver@example.com"])
     principal = Authenticator(store.tenants).authenticate(f"Bearer {tenant['apiKey']}")
     an_hour_ago = now() - timedelta(hours=1)
     past = PauseService(store, MemoryPublisher(fail=True), BASE_URL, clock=lambda: an_hour_ago)
@@ -445,7 +444,7 @@ def test_notifier_sends_an_approval_email_against_aws_apis(invoke: Invoke, moto_
     session = boto3.session.Session(region_name=REGION)
     names = resources.create(session)
     store = DynamoStore(session.client("dynamodb"), names.table)
-    tenant = TenantAdmin(store.tenants).create_tenant("packaging-notifier", "pro", ["approver@example.com"])
+    tenant = runtime.tenant_admin(store).create_tenant("packaging-notifier", "pro", ["approver@example.com"])
     principal = Authenticator(store.tenants).authenticate(f"Bearer {tenant['apiKey']}")
     pause = (
         PauseService(store, MemoryPublisher(), BASE_URL)
@@ -481,7 +480,7 @@ def test_webhooks_function_delivers_a_signed_webhook_against_aws_apis(invoke: In
     session = boto3.session.Session(region_name=REGION)
     names = resources.create(session)
     store = DynamoStore(session.client("dynamodb"), names.table)
-    tenant = TenantAdmin(store.tenants).create_tenant("packaging-webhooks", "pro", ["approver@example.com"])
+    tenant = runtime.tenant_admin(store).create_tenant("packaging-webhooks", "pro", ["approver@example.com"])
     crypto = KmsCrypto(session.client("kms"), names.kms_key_id)
     queue = SqsWorkQueue(session.client("sqs"), names.queues["deliveries"])
     service = WebhookService(store.webhooks, crypto, queue, allow_loopback_http=True)

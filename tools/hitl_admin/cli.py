@@ -1,8 +1,13 @@
-"""``hitl-admin``: manage tenants, approvers and API keys, on the local stack or a deployed one.
+"""``hitl-admin``: manage tenants, their members and API keys, on the local stack or a deployed one.
 
 Output is JSON on stdout; a new key appears once, in full, as ``apiKey``.  Errors go to
 stderr as one line ``{"error": {code, message}}`` with exit status 1 (2 for bad usage),
 also when the table cannot be reached (the local stack down, no AWS credentials).
+
+``create-tenant --owner EMAIL`` follows the deployment's sign-up setting, ``HITL_SIGNUP`` in the
+environment (default: open for ``--local``, closed for a deployed stack, as each is deployed): when
+closed, the owner is emailed an invitation (through SES, from the stack's sender, with links to
+its public URL) and joins on accepting it; when open, the owner is added confirmed.
 """
 
 from __future__ import annotations
@@ -25,9 +30,14 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
+from hitl import runtime, wiring
 from hitl.adapters.dynamo import DynamoStore
+from hitl.adapters.messaging import SesMailer
 from hitl.domain.errors import DomainError
+from hitl.domain.ports import InvitationMailer
+from hitl.domain.teams import ROLES
 from hitl.domain.tenants import LIST_LIMIT, TenantAdmin
+from hitl.notify.invitation import InvitationEmails
 
 PLANS = ("free", "starter", "pro")
 #: The local stack answers at once or not at all: fail fast instead of botocore's retries.
@@ -57,10 +67,28 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True)
 
     tenant_help = "tenant id or name"
-    create = commands.add_parser("create-tenant", help="a tenant, its approvers (confirmed) and a first key")
+    create = commands.add_parser("create-tenant", help="a tenant, its members and a first key")
     create.add_argument("name", help="the tenant's name (unique)")
     create.add_argument("--plan", choices=PLANS, default="free", help="default free")
-    create.add_argument("--approver", action="append", default=[], metavar="EMAIL", help="an approver (repeatable)")
+    create.add_argument(
+        "--approver",
+        action="append",
+        default=[],
+        metavar="EMAIL",
+        help="a member, added confirmed (repeatable); without --owner the first one is the owner",
+    )
+    create.add_argument(
+        "--owner",
+        action="append",
+        default=[],
+        metavar="EMAIL",
+        help="an owner (repeatable): emailed an invitation when HITL_SIGNUP=closed, else added confirmed",
+    )
+    create.add_argument(
+        "--base-url",
+        help="the public URL invitation links use (default: the stack's ApiUrl output, or PUBLIC_BASE_URL)",
+    )
+    create.add_argument("--sender", help="the From of invitation emails (default: the stack's SenderAddress)")
 
     listing = commands.add_parser("list-tenants", help="every tenant: id, name, created")
     listing.add_argument("--limit", type=int, default=LIST_LIMIT, help=f"show at most this many (default {LIST_LIMIT})")
@@ -75,15 +103,31 @@ def parser() -> argparse.ArgumentParser:
     revoke = commands.add_parser("revoke-key", help="revoke a key by its id (key_…); effective within a minute")
     revoke.add_argument("key_id", help="the key's id, key_… (list-keys shows it)")
 
-    add = commands.add_parser("add-approver", help="add an approver, already confirmed")
+    add = commands.add_parser("add-approver", help="add a member, already confirmed (role approver unless --role)")
     add.add_argument("tenant", help=tenant_help)
-    add.add_argument("email", help="the approver's email address")
+    add.add_argument("email", help="the member's email address")
+    add.add_argument("--role", choices=ROLES, help="owner or approver (default: approver; an existing member's stays)")
+
+    invite = commands.add_parser("invite", help="email someone an invitation to join (they join on accepting it)")
+    invite.add_argument("tenant", help=tenant_help)
+    invite.add_argument("email", help="the invitee's email address")
+    invite.add_argument("--role", choices=ROLES, default="approver", help="owner or approver (default approver)")
+    resend = commands.add_parser("resend-invitation", help="a new invitation link (7 more days); the old one stops")
+    resend.add_argument("tenant", help=tenant_help)
+    resend.add_argument("email", help="the invitee's email address")
+    for mailing in (invite, resend):
+        mailing.add_argument("--base-url", help="the public URL invitation links use (as for create-tenant)")
+        mailing.add_argument("--sender", help="the From of invitation emails (as for create-tenant)")
+
+    members = commands.add_parser("list-members", help="a tenant's members: role, status, last active, invitations")
+    members.add_argument("tenant", help=tenant_help)
 
     remove = commands.add_parser(
-        "remove-approver", help="remove an approver (refused if the policy floor could no longer be met)"
+        "remove-approver",
+        help="remove a member at once (refused for the last owner, or if the policy floor could no longer be met)",
     )
     remove.add_argument("tenant", help=tenant_help)
-    remove.add_argument("email", help="the approver's email address")
+    remove.add_argument("email", help="the member's email address")
     remove.add_argument(
         "--lower-floor",
         action="store_true",
@@ -138,39 +182,95 @@ def verify_audit(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
             raise Unreachable("unreadable_file", f"Cannot read {args.file}: {error.strerror or error}.") from error
     else:
         store = connect(args)
-        tenant = TenantAdmin(store.tenants).tenant(args.tenant)
+        tenant = runtime.tenant_admin(store).tenant(args.tenant)
         report = AuditLog(DynamoAudit(store.table), store.pauses, store.tenants).verify(tenant.tenantId)
     return (0 if report["ok"] else 1), report
 
 
+def local_config(args: argparse.Namespace) -> dict[str, Any]:
+    config_path = Path(args.state_dir) / "local.json"
+    if not config_path.exists():
+        raise Unreachable("local_stack_down", f"{config_path} not found: start the local stack with `make dev`.")
+    try:
+        config = json.loads(config_path.read_text())
+        if not isinstance(config, dict):
+            raise TypeError("not an object")
+        missing = {"awsEndpoint", "tableName"} - set(config)
+        if missing:
+            raise KeyError(", ".join(sorted(missing)))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise Unreachable(
+            "local_stack_down", f"{config_path} is unreadable ({error!r}): restart the local stack with `make dev`."
+        ) from error
+    return config
+
+
+def local_session() -> boto3.session.Session:
+    return boto3.session.Session(
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106  moto accepts any credentials
+        region_name="us-east-1",
+    )
+
+
+def stack_outputs(session: boto3.session.Session, stack_name: str) -> dict[str, str]:
+    stack = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
 def connect(args: argparse.Namespace) -> DynamoStore:
     if args.local:
-        config_path = Path(args.state_dir) / "local.json"
-        if not config_path.exists():
-            raise Unreachable("local_stack_down", f"{config_path} not found: start the local stack with `make dev`.")
-        try:
-            config = json.loads(config_path.read_text())
-            endpoint, table_name = config["awsEndpoint"], config["tableName"]
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise Unreachable(
-                "local_stack_down", f"{config_path} is unreadable ({error!r}): restart the local stack with `make dev`."
-            ) from error
-        session = boto3.session.Session(
-            aws_access_key_id="local",
-            aws_secret_access_key="local",  # noqa: S106  moto accepts any credentials
-            region_name="us-east-1",
-        )
-        client = session.client("dynamodb", endpoint_url=endpoint, config=LOCAL_CLIENT)
-        return DynamoStore(client, table_name)
+        config = local_config(args)
+        client = local_session().client("dynamodb", endpoint_url=config["awsEndpoint"], config=LOCAL_CLIENT)
+        return DynamoStore(client, config["tableName"])
     session = boto3.session.Session()
     table = args.table
     if args.stack:
-        stack = session.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        outputs = stack_outputs(session, args.stack)
         table = next((v for k, v in outputs.items() if k.startswith("TableName")), None)
         if not table:
             raise Unreachable("no_table", f"Stack {args.stack} has no TableName output.")
     return DynamoStore(session.client("dynamodb"), table)
+
+
+def signup(args: argparse.Namespace) -> str:
+    """The deployment's sign-up setting: ``HITL_SIGNUP``, else the default of where we work."""
+    mode = os.environ.get(wiring.ENV_SIGNUP) or (wiring.SIGNUP_OPEN if args.local else wiring.SIGNUP_CLOSED)
+    if mode not in wiring.SIGNUP_MODES:
+        raise Unreachable("invalid_setting", f"{wiring.ENV_SIGNUP} is one of open, closed, not {mode!r}.")
+    return mode
+
+
+def invitation_mailer(args: argparse.Namespace) -> tuple[InvitationMailer, str]:
+    """What emails invitations, and the public URL their links use: the local stack's SES (its
+    outbox) and URL, or the deployed stack's SES, sender and URL (``--sender``, ``--base-url``,
+    ``HITL_SENDER`` and ``PUBLIC_BASE_URL`` override the stack's outputs; ``--table`` needs them)."""
+    base_url = getattr(args, "base_url", None) or os.environ.get(wiring.ENV_PUBLIC_BASE_URL)
+    sender = getattr(args, "sender", None) or os.environ.get(wiring.ENV_SENDER)
+    configuration_set = os.environ.get(wiring.ENV_SES_CONFIGURATION_SET)
+    if args.local:
+        config = local_config(args)
+        client = local_session().client("sesv2", endpoint_url=config["awsEndpoint"], config=LOCAL_CLIENT)
+        base_url = base_url or config.get("apiUrl")
+        sender = sender or wiring.DEFAULT_SENDER
+    else:
+        session = boto3.session.Session()
+        if args.stack:
+            outputs = stack_outputs(session, args.stack)
+            base_url = base_url or next((v for k, v in outputs.items() if k.startswith("ApiUrl")), None)
+            address = next((v for k, v in outputs.items() if k.startswith("SenderAddress")), None)
+            sender = sender or (wiring.sender(address) if address and "<" not in address else address)
+            configuration_set = configuration_set or next(
+                (v for k, v in outputs.items() if k.startswith("SesConfigurationSet")), None
+            )
+        client = session.client("sesv2")
+    if not base_url or not sender:
+        raise Unreachable(
+            "no_mail_settings",
+            "An invitation needs the service's public URL and sender: give --base-url and --sender "
+            f"(or set {wiring.ENV_PUBLIC_BASE_URL} and {wiring.ENV_SENDER}), or use --stack.",
+        )
+    return InvitationEmails(SesMailer(client, sender, configuration_set), sender), base_url.rstrip("/")
 
 
 def explain(error: Exception, args: argparse.Namespace) -> Unreachable:
@@ -201,7 +301,10 @@ def explain(error: Exception, args: argparse.Namespace) -> Unreachable:
 def run(args: argparse.Namespace, admin: TenantAdmin) -> dict[str, Any]:
     match args.command:
         case "create-tenant":
-            return admin.create_tenant(args.name, args.plan, args.approver)
+            invite = bool(args.owner) and signup(args) == wiring.SIGNUP_CLOSED
+            if invite:
+                admin.invitations, admin.base_url = invitation_mailer(args)
+            return admin.create_tenant(args.name, args.plan, args.approver, owners=args.owner, invite_owners=invite)
         case "list-tenants":
             return admin.list_tenants(args.limit)
         case "create-key":
@@ -211,7 +314,12 @@ def run(args: argparse.Namespace, admin: TenantAdmin) -> dict[str, Any]:
         case "revoke-key":
             return admin.revoke_key(args.key_id)
         case "add-approver":
-            return admin.add_approver(args.tenant, args.email)
+            return admin.add_approver(args.tenant, args.email, args.role)
+        case "list-members":
+            return admin.list_members(args.tenant)
+        case "invite" | "resend-invitation":
+            admin.invitations, admin.base_url = invitation_mailer(args)
+            return admin.invite(args.tenant, args.email, getattr(args, "role", None), resend=args.command != "invite")
         case "remove-approver":
             return admin.remove_approver(args.tenant, args.email, lower_floor=args.lower_floor)
         case "set-plan":
@@ -236,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "verify-audit":
                 status, result = verify_audit(args)
             else:
-                result = run(args, TenantAdmin(connect(args).tenants))
+                store = connect(args)
+                result = run(args, runtime.tenant_admin(store))
         except (BotoCoreError, ClientError, ConnectionError) as error:
             raise explain(error, args) from error
     except (DomainError, Unreachable) as error:

@@ -36,9 +36,8 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request as WsgiRequest
 from werkzeug.wrappers import Response as WsgiResponse
 
-from hitl import wiring
+from hitl import runtime, wiring
 from hitl.adapters.dynamo import DynamoStore
-from hitl.domain.tenants import TenantAdmin
 from hitl.webhooks.models import RETRY_SCHEDULE_S
 from hitl_local import apigw, fast_queries, fast_transactions, outbox, resources, saved_messages, state
 from hitl_local.moto_server import FAKE_CREDENTIALS, REGION, MotoServer, export_kms_key, import_kms_key
@@ -354,7 +353,7 @@ class LocalStack:
         warming = [thread for pool in self.pools.pools.values() for thread in pool.start_warm()]
 
         previous = state.read_config(state_dir)
-        tenant = state.ensure_local_tenant(TenantAdmin(self.store.tenants), options.approver_email, previous)
+        tenant = state.ensure_local_tenant(runtime.tenant_admin(self.store), options.approver_email, previous)
 
         sqs = session.client("sqs")
         for subscription in wiring.SUBSCRIPTIONS:

@@ -256,16 +256,22 @@ class LocalTenant:
 
 
 def ensure_local_tenant(admin: TenantAdmin, approver_email: str, previous: dict[str, Any] | None) -> LocalTenant:
-    """Tenant ``local`` (plan pro) with a confirmed approver, created or kept, and an API key:
-    the one of the previous ``local.json`` while it still works, else a new one."""
+    """Tenant ``local`` (plan pro) whose approver is its owner (confirmed), created or kept, and
+    an API key: the one of the previous ``local.json`` while it still works, else a new one.  A
+    table saved before roles existed gets its approver made the owner (when the team has none)
+    and its members findable by email."""
     store = admin.store
     found = store.find_tenants(LOCAL_TENANT)
     if not found:
-        created = admin.create_tenant(LOCAL_TENANT, LOCAL_PLAN, [approver_email])
+        created = admin.create_tenant(LOCAL_TENANT, LOCAL_PLAN, [approver_email])  # the first is the owner
         return LocalTenant(created["tenantId"], created["apiKey"], approver_email)
     tenant = found[0]
-    if approver_email.strip().lower() not in {a.email for a in store.approvers(tenant.tenantId)}:
-        admin.add_approver(tenant.tenantId, approver_email)  # added confirmed
+    email = approver_email.strip().lower()
+    members = {m.email: m for m in store.approvers(tenant.tenantId)}
+    has_owner = any(m.role == "owner" and m.status == "confirmed" for m in members.values())
+    if email not in members or members[email].status != "confirmed" or not has_owner:
+        admin.add_approver(tenant.tenantId, email, None if has_owner else "owner")  # added confirmed
+    store.upgrade_members(tenant.tenantId)
     key = (previous or {}).get("apiKey")
     if (
         (previous or {}).get("tenantId") == tenant.tenantId

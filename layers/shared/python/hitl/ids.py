@@ -103,3 +103,12 @@ def keyed_hash(secret: str, purpose: str) -> str:
     """HMAC-SHA256 of ``purpose`` under ``secret``: a value derived from a secret that does not
     reveal it (a session's CSRF token, a sign-in code bound to its link)."""
     return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).hexdigest()
+
+
+def new_invitation_token() -> str:
+    """An invitation's single-use secret (``/invite/{token}``): 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def is_invitation_token(token: str) -> bool:
+    return bool(LINK_TOKEN_PATTERN.match(token))

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from hitl.domain.notify import Notifier
     from hitl.domain.sessions import Sessions
     from hitl.domain.signin import SignIn
+    from hitl.domain.tenants import TenantAdmin
     from hitl.webhooks.service import WebhookService
 
 
@@ -42,8 +43,21 @@ def services() -> Services:
         store=store,
         pauses=PauseService(store, publisher, settings.base_url, check_url=check_callback_url),
         auth=Authenticator(store.tenants, cache_seconds=settings.key_cache_seconds),
-        audit=AuditLog(DynamoAudit(store.table), store.pauses, store.tenants),
+        audit=audit_log(store),
     )
+
+
+def audit_log(store: DynamoStore) -> AuditLog:
+    """The audit log of ``store``'s table (every team change is recorded through it)."""
+    return AuditLog(DynamoAudit(store.table), store.pauses, store.tenants)
+
+
+def tenant_admin(store: DynamoStore) -> TenantAdmin:
+    """The operator's use cases over ``store``, recording into its audit log (``hitl-admin``, the
+    local stack, tests)."""
+    from hitl.domain.tenants import TenantAdmin
+
+    return TenantAdmin(store.tenants, audit_log(store))
 
 
 @lru_cache(maxsize=1)
@@ -63,6 +77,7 @@ def notifier() -> Notifier:
         settings.sender,
         record_failure=services().pauses.record_notification_failure,
         max_attempts=wiring.subscription("email").max_receive_count,
+        members=store.tenants,
     )
 
 

@@ -34,12 +34,12 @@ class Settings(BaseModel):
     deliveries_queue_url: str | None = Field(default=None, validation_alias=wiring.queue_url_env("deliveries"))
     #: the KMS key that encrypts webhook and callback secrets
     kms_key_id: str | None = Field(default=None, validation_alias=wiring.ENV_KMS_KEY)
+    #: ``open``: anyone may create a team (``/signup``); ``closed``: only the operator's hitl-admin
+    signup: Literal["open", "closed"] = Field(default="closed", validation_alias=wiring.ENV_SIGNUP)
     #: only the local stack sets this: webhooks may then call http://127.0.0.1
     webhook_allow_loopback: bool = Field(default=False, validation_alias=wiring.ENV_WEBHOOK_LOOPBACK)
     #: multiplies the webhook retry schedule (the local stack compresses it)
     webhook_retry_scale: float = Field(default=1.0, ge=0, validation_alias=wiring.ENV_WEBHOOK_RETRY_SCALE)
-
-    signup: Literal["open", "closed"] = Field(default="closed", validation_alias=wiring.ENV_SIGNUP)
     session_idle_seconds: int = Field(default=12 * 3600, ge=60, validation_alias=wiring.ENV_SESSION_IDLE_SECONDS)
     session_max_seconds: int = Field(default=7 * 86400, ge=60, validation_alias=wiring.ENV_SESSION_MAX_SECONDS)
     login_limit_per_email: int = Field(default=5, ge=1, validation_alias=wiring.ENV_LOGIN_PER_EMAIL)

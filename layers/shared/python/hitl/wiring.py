@@ -433,8 +433,12 @@ ENV_SENDER = "HITL_SENDER"
 ENV_SES_CONFIGURATION_SET = "SES_CONFIGURATION_SET"
 #: the KMS key that encrypts webhook and callback secrets (``kms:use``)
 ENV_KMS_KEY = "HITL_KMS_KEY_ID"
-#: ``open``: anyone may create a free team at /signup; ``closed``: teams come from the operator
+#: whether anyone may create a team (``/signup``): ``open`` or ``closed`` (teams come from the
+#: operator's ``hitl-admin``, which emails their owners an invitation)
 ENV_SIGNUP = "HITL_SIGNUP"
+SIGNUP_OPEN = "open"
+SIGNUP_CLOSED = "closed"
+SIGNUP_MODES = (SIGNUP_OPEN, SIGNUP_CLOSED)
 #: a dashboard session ends after this long without a request, and this long after it began
 ENV_SESSION_IDLE_SECONDS = "HITL_SESSION_IDLE_SECONDS"
 ENV_SESSION_MAX_SECONDS = "HITL_SESSION_MAX_SECONDS"
@@ -494,8 +498,8 @@ class Deployment:
     #: for ``kms:use``
     kms_key_id: str | None = None
     log_level: str = "INFO"
-    #: who may create a team (``ENV_SIGNUP``): the CDK stack's default is closed
-    signup: Literal["open", "closed"] = "closed"
+    #: ``HITL_SIGNUP``: closed unless the deployment opens it (the local stack's default is open)
+    signup: str = SIGNUP_CLOSED
     session_idle_s: int = 12 * 3600
     session_max_s: int = 7 * 86400
 
@@ -510,6 +514,8 @@ class LocalSettings:
     webhook_allow_loopback: bool = True
     #: print each invocation's CloudWatch metrics (EMF)
     metrics: bool = False
+    #: ``HITL_SIGNUP`` on the local stack: anyone may create a team there
+    signup: str = SIGNUP_OPEN
 
 
 def function_environment(
@@ -528,9 +534,9 @@ def function_environment(
         ENV_LOG_LEVEL: deployment.log_level,
         ENV_TRACER_CAPTURE_RESPONSE: "false",
         ENV_TRACER_CAPTURE_ERROR: "false",
+        ENV_SIGNUP: _signup(local.signup if local is not None else deployment.signup),
     }
     if function.name == "dashboard":
-        environment[ENV_SIGNUP] = deployment.signup
         environment[ENV_SESSION_IDLE_SECONDS] = str(deployment.session_idle_s)
         environment[ENV_SESSION_MAX_SECONDS] = str(deployment.session_max_s)
     for queue in work_queues_of(function):
@@ -553,6 +559,12 @@ def function_environment(
         if not local.metrics:
             environment[ENV_METRICS_DISABLED] = "true"
     return environment
+
+
+def _signup(mode: str) -> str:
+    if mode not in SIGNUP_MODES:
+        raise ValueError(f"{ENV_SIGNUP} is one of {', '.join(SIGNUP_MODES)}, not {mode!r}")
+    return mode
 
 
 def shared_environment(deployment: Deployment, local: LocalSettings | None = None) -> dict[str, str]:

@@ -13,6 +13,9 @@ Items (pk / sk):
 * ``P#<watchId>`` / ``E#<eventId>``: outbox events, in the due index (``OUT#n``) until sent.
 * ``T#<tenant>`` / ``TENANT`` (listed via ``TENANTS``), ``APPROVER#<email>``, ``QUOTA#<yyyy-mm>``, ``WAITS``,
   ``WH#<webhookId>``, ``CALLBACK_SECRET``.
+* ``T#<tenant>`` / ``APPROVER#<email>``: a member (owner or approver), found among a person's
+  teams via the lookup index (``PERSON#<email>`` / ``<tenantId>``).
+* ``INVITE#<sha256>`` / ``INVITE``: an invitation to a team, by the hash of its token.
 * ``KEY#<sha256>`` / ``KEY``: an API key, found by its public id via ``KEYID#<keyId>``, listed per
   tenant via ``TK#<tenant>``.
 * ``IDEM#<tenant>#<sha256>`` / ``IDEM``: an Idempotency-Key claim.
@@ -184,8 +187,12 @@ def approver(tenant_id: str, email: str) -> Key:
 
 
 def person(email: str) -> str:
-    """The lookup index key of a person's memberships (one per team)."""
+    """The lookup index key of a person's memberships (its sort key: the tenant id)."""
     return f"PERSON#{email}"
+
+
+def invitation(token_hash: str) -> Key:
+    return Key(f"INVITE#{token_hash}", "INVITE")
 
 
 def quota(tenant_id: str, month: str) -> Key:

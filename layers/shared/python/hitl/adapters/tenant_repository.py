@@ -8,12 +8,15 @@ from typing import Any
 
 from hitl import wiring
 from hitl.adapters import keys
-from hitl.adapters.table import Table, values
-from hitl.domain.models import ApiKeyRecord, Approver, Tenant
-from hitl.domain.ports import Count, TenantProfile, TenantSummary
+from hitl.adapters.pause_repository import retention_ttl
+from hitl.adapters.table import Table, to_item, values
+from hitl.domain.models import ApiKeyRecord, Approver, Role, Tenant
+from hitl.domain.ports import Count, Invitation, TenantProfile, TenantSummary
 
 #: a month's count reads at most this many 1 MB pages of the index (about 4 million pauses)
 COUNT_PAGES = 1000
+#: how long an invitation is kept after its expiry (its page says it expired, not "unknown")
+INVITATION_KEEP_DAYS = 30
 
 
 class DynamoTenants:
@@ -139,27 +142,206 @@ class DynamoTenants:
     def set_floor(self, tenant_id: str, floor: dict[str, Any]) -> None:
         self._set(tenant_id, "floor", floor)
 
-    # --- approvers ------------------------------------------------------------------------------
+    # --- members (owners and approvers) and invitations ---------------------------------------
 
-    def put_approver(self, approver: Approver) -> None:
-        item = {**approver.to_json(), "lookupPk": keys.person(approver.email), "lookupSk": approver.tenantId}
-        self.table.put(keys.approver(approver.tenantId, approver.email), item)
+    @staticmethod
+    def _member_item(member: Approver) -> dict[str, Any]:
+        """A member as stored: findable among the person's teams (lookup ``PERSON#<email>``)."""
+        return {**member.to_json(), "lookupPk": keys.person(member.email), "lookupSk": member.tenantId}
 
-    def member(self, tenant_id: str, email: str) -> Approver | None:
-        item = self.table.get(keys.approver(tenant_id, email))
-        return Approver.model_validate(item) if item else None
+    def put_member(self, member: Approver) -> None:
+        self.table.put(keys.approver(member.tenantId, member.email), self._member_item(member))
 
-    def memberships(self, email: str) -> list[Approver]:
-        """A person's teams (one Query of the lookup index)."""
-        items = self.table.query_all(index=wiring.LOOKUP.name, key_condition="lookupPk = :lpk", lpk=keys.person(email))
-        return [Approver.model_validate(i) for i in items]
+    #: the older name (``hitl-admin`` and the local stack used it)
+    put_approver = put_member
 
     def delete_approver(self, tenant_id: str, email: str) -> bool:
         return self.table.delete(keys.approver(tenant_id, email))
 
     def approvers(self, tenant_id: str) -> list[Approver]:
+        """Every member of the tenant, confirmed and invited, by email."""
         items = self.table.items_of(keys.tenant_pk(tenant_id), keys.APPROVER_PREFIX)
         return [Approver.model_validate(i) for i in items]
+
+    members = approvers
+
+    def member(self, tenant_id: str, email: str) -> Approver | None:
+        """One member, read consistently (a removal counts at once)."""
+        item = self.table.get(keys.approver(tenant_id, email))
+        return Approver.model_validate(item) if item else None
+
+    def memberships(self, email: str) -> list[Approver]:
+        """A person's teams, confirmed and invited: one Query of the lookup index (eventually
+        consistent: check a membership that matters with ``member``)."""
+        items = self.table.query_all(index=wiring.LOOKUP.name, key_condition="lookupPk = :lpk", lpk=keys.person(email))
+        return [Approver.model_validate(i) for i in items]
+
+    def upgrade_members(self, tenant_id: str) -> int:
+        """Put the members stored before the lookup existed into it (idempotent); how many."""
+        items = self.table.items_of(keys.tenant_pk(tenant_id), keys.APPROVER_PREFIX)
+        stale = [i for i in items if "lookupPk" not in i]
+        for item in stale:
+            self.table.update(
+                keys.Key(item["pk"], item["sk"]),
+                "SET lookupPk = :lpk, lookupSk = :lsk",
+                condition="attribute_exists(pk)",
+                lpk=keys.person(str(item["email"])),
+                lsk=tenant_id,
+            )
+        return len(stale)
+
+    def touch_member(self, tenant_id: str, email: str, now: str, older_than: str | None = None) -> None:
+        """Record that the member used the dashboard (``lastActiveAt``); with ``older_than``, only
+        if the last record is older.  A member removed meanwhile is not re-created."""
+        condition = "attribute_exists(pk)"
+        if older_than is not None:
+            condition += " AND (attribute_not_exists(lastActiveAt) OR lastActiveAt < :old)"
+            self.table.update(
+                keys.approver(tenant_id, email), "SET lastActiveAt = :now", condition=condition, now=now, old=older_than
+            )
+        else:
+            self.table.update(keys.approver(tenant_id, email), "SET lastActiveAt = :now", condition=condition, now=now)
+
+    def put_invitation(
+        self, token_hash: str, invitation: Invitation, member: Approver, *, replaces: str | None
+    ) -> None:
+        """The invitation and its member (status invited, holding the invitation's hash) in one
+        transaction.  ``replaces``: the hash of the invitation a re-send replaces (the member must
+        still hold it); else the member must be new, or an invited one (not a confirmed member).
+        Refuses with ``TransactionRefused(["member"])``."""
+        if replaces is None:
+            member_op = self.table.put_op(
+                keys.approver(member.tenantId, member.email),
+                self._member_item(member),
+                "attribute_not_exists(pk)",
+            )
+        else:
+            member_op = self.table.put_op(
+                keys.approver(member.tenantId, member.email),
+                self._member_item(member),
+                "#st = :invited AND invitationHash = :old",
+                invited="invited",
+                old=replaces,
+            )
+            member_op["Put"]["ExpressionAttributeNames"] = {"#st": "status"}
+        item = {**invitation.to_json(), wiring.TTL_ATTRIBUTE: retention_ttl(invitation.expiresAt, INVITATION_KEEP_DAYS)}
+        self.table.transact(
+            [
+                ("invitation", self.table.put_op(keys.invitation(token_hash), item, "attribute_not_exists(pk)")),
+                ("member", member_op),
+            ]
+        )
+
+    def get_invitation(self, token_hash: str) -> Invitation | None:
+        item = self.table.get(keys.invitation(token_hash))
+        return Invitation.from_item(item) if item else None
+
+    def accept_invitation(self, token_hash: str, member: Approver, now: str) -> None:
+        """Use the invitation up and confirm its member, in one transaction: only while unused,
+        unrevoked and unexpired (``invitation``), and still the member's current one (``member``)."""
+        self.table.transact(
+            [
+                (
+                    "invitation",
+                    self.table.update_op(
+                        keys.invitation(token_hash),
+                        "SET usedAt = :now",
+                        condition=(
+                            "attribute_exists(pk) AND attribute_not_exists(usedAt) "
+                            "AND attribute_not_exists(revokedAt) AND expiresAt > :now"
+                        ),
+                        now=now,
+                    ),
+                ),
+                (
+                    "member",
+                    self.table.update_op(
+                        keys.approver(member.tenantId, member.email),
+                        "SET #st = :confirmed, joinedAt = :now REMOVE invitationHash, invitationExpiresAt",
+                        condition="#st = :invited AND invitationHash = :hash",
+                        names={"#st": "status"},
+                        confirmed="confirmed",
+                        invited="invited",
+                        now=now,
+                        hash=token_hash,
+                    ),
+                ),
+            ]
+        )
+
+    def revoke_invitation(self, token_hash: str, member: Approver, now: str) -> None:
+        """Withdraw a pending invitation: its member goes, the invitation is marked revoked."""
+        self.table.transact(
+            [
+                (
+                    "member",
+                    self._delete_op(
+                        keys.approver(member.tenantId, member.email),
+                        "#st = :invited AND invitationHash = :hash",
+                        names={"#st": "status"},
+                        invited="invited",
+                        hash=token_hash,
+                    ),
+                ),
+                (
+                    "invitation",
+                    self.table.update_op(
+                        keys.invitation(token_hash),
+                        "SET revokedAt = :now",
+                        condition="attribute_exists(pk) AND attribute_not_exists(usedAt)",
+                        now=now,
+                    ),
+                ),
+            ]
+        )
+
+    def set_role(self, tenant_id: str, email: str, role: Role, *, keep_owner: str | None) -> None:
+        """Change a member's role; ``keep_owner``: another member who must still be a confirmed
+        owner as it happens (two owners demoting each other cannot leave none)."""
+        ops = [
+            (
+                "member",
+                self.table.update_op(
+                    keys.approver(tenant_id, email),
+                    "SET #role = :role",
+                    condition="attribute_exists(pk)",
+                    names={"#role": "role"},
+                    role=role,
+                ),
+            )
+        ]
+        self.table.transact(ops + self._owner_check(tenant_id, keep_owner))
+
+    def remove_member(self, tenant_id: str, email: str, *, keep_owner: str | None) -> None:
+        """Remove a member (confirmed or invited); ``keep_owner`` as for ``set_role``."""
+        ops = [("member", self._delete_op(keys.approver(tenant_id, email), "attribute_exists(pk)"))]
+        self.table.transact(ops + self._owner_check(tenant_id, keep_owner))
+
+    def _owner_check(self, tenant_id: str, owner: str | None) -> list[tuple[str, dict[str, Any]]]:
+        if owner is None:
+            return []
+        check = {
+            "TableName": self.table.name,
+            "Key": to_item(keys.approver(tenant_id, owner).as_dict()),
+            "ConditionExpression": "#role = :owner AND #st = :confirmed",
+            "ExpressionAttributeNames": {"#role": "role", "#st": "status"},
+            "ExpressionAttributeValues": values(owner="owner", confirmed="confirmed"),
+        }
+        return [("owner", {"ConditionCheck": check})]
+
+    def _delete_op(
+        self, key: keys.Key, condition: str, names: dict[str, str] | None = None, **cond: Any
+    ) -> dict[str, Any]:
+        delete: dict[str, Any] = {
+            "TableName": self.table.name,
+            "Key": to_item(key.as_dict()),
+            "ConditionExpression": condition,
+        }
+        if names:
+            delete["ExpressionAttributeNames"] = names
+        if cond:
+            delete["ExpressionAttributeValues"] = values(**cond)
+        return {"Delete": delete}
 
     # --- usage ------------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from hitl import ids, timeutil
 from hitl.domain import rules
 from hitl.domain.auth import Principal
 from hitl.domain.base import UseCase, not_found, refusal
-from hitl.domain.errors import Conflict, Gone, NotFound
+from hitl.domain.errors import Conflict, Gone, NotAMember, NotFound
 from hitl.domain.models import Channel, Decision, Notification, PauseBody, PauseHead, pause_view
 from hitl.domain.ports import LinkToken, TransactionRefused
 from hitl.observability import logger
@@ -79,6 +79,13 @@ class Deciding(UseCase):
         if found_token is None or found is None:
             raise NotFound("This link is not valid.", code="unknown_link")
         head, body = found
+        # a removed member's links stop working at once (one consistent read)
+        member = self.tenants.member(head.tenantId, found_token.approver)
+        if member is None or member.status != "confirmed":
+            raise NotAMember(
+                f"{found_token.approver} is no longer a member of this team: the link no longer works.",
+                details={"approver": found_token.approver},
+            )
         return found_token, rules.effective(head, self.clock()), body
 
     def decide_by_link(self, token: str, decision: Literal["approved", "rejected"], comment: str | None) -> PauseHead:

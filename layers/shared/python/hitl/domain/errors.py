@@ -64,3 +64,9 @@ class Forbidden(DomainError):
 
 class TooManyRequests(DomainError):
     code = "rate_limited"
+
+
+class NotAMember(Gone):
+    """An emailed link of someone who is no longer a confirmed member of the pause's team."""
+
+    code = "not_a_member"

@@ -144,14 +144,37 @@ class ApiKeyRecord(Record):
     revoked: bool = False
 
 
+MemberStatus = Literal["invited", "confirmed"]
+
+
 class Approver(Record):
-    """A member of a team: every member may decide the pauses that name them."""
+    """A member of a team (tenant): an ``owner`` or an ``approver``.  Every member may decide the
+    pauses that name them; an ``invited`` one receives no pause and cannot be named until they
+    accept.  Items stored before roles existed read as approvers."""
 
     tenantId: str
     email: str
-    status: Literal["invited", "confirmed"]
+    status: MemberStatus
     createdAt: str
     role: Role = "approver"
+    #: who invited them (an email, or ``admin``)
+    invitedBy: str | None = None
+    #: while invited: the sha256 of the current invitation's token (a re-send replaces it), and its expiry
+    invitationHash: str | None = None
+    invitationExpiresAt: str | None = None
+    joinedAt: str | None = None
+    #: when they last used the dashboard (written at most hourly)
+    lastActiveAt: str | None = None
+
+    def view(self) -> dict[str, Any]:
+        """The member as pages and the admin CLI show them: never the invitation's hash."""
+        shown = self.to_json()
+        shown.pop("invitationHash")
+        return {k: v for k, v in shown.items() if v is not None}
+
+
+#: a team's member: ``Approver`` is its older name, kept for the code that names approvers
+Member = Approver
 
 
 class AuditEntry(Record):

@@ -1,7 +1,8 @@
 """Approvers are emailed: one work item per (event, approver), each sent at most once.
 
 ``fan_out`` turns a ``pause.created`` event into one message per approver; ``deliver`` sends
-one approver's email: it re-reads the pause (a pause no longer pending sends nothing), claims
+one approver's email: it re-reads the pause (a pause no longer pending sends nothing, nor does
+an email to someone removed from the team since), claims
 the (event, approver) pair so a redelivered message never sends twice, mints that approver's
 single-use link token, renders and sends, and remembers which pause and approver the SES
 message id stands for.  A send that keeps failing ends, on its last attempt, in
@@ -19,7 +20,7 @@ from typing import Any, Protocol
 
 from hitl import ids, timeutil
 from hitl.domain import rules
-from hitl.domain.models import pause_view
+from hitl.domain.models import Approver, pause_view
 from hitl.domain.ports import LinkToken, PauseRepository, SentMessage, TokenRepository
 from hitl.notify.render import Links, approval_email
 from hitl.observability import logger
@@ -27,6 +28,10 @@ from hitl.observability import logger
 
 class Mailer(Protocol):
     def send(self, to: str, message: EmailMessage) -> str: ...
+
+
+class Members(Protocol):
+    def member(self, tenant_id: str, email: str) -> Approver | None: ...
 
 
 class WorkQueue(Protocol):
@@ -88,7 +93,10 @@ class Notifier:
         *,
         record_failure: Callable[[str, str], bool],
         max_attempts: int,
+        members: Members | None = None,
     ) -> None:
+        #: who is still a confirmed member (a member removed since the pause was created is not emailed)
+        self.members = members
         #: puts a failed notification on its pause (``PauseService.record_notification_failure``)
         self.record_failure = record_failure
         self.max_attempts = max_attempts
@@ -135,6 +143,10 @@ class Notifier:
         head = rules.effective(head, timeutil.now())
         if head.status != "pending" or any(a.by == work["to"] for a in head.approvals):
             return Outcome("skipped")
+        if self.members is not None:
+            member = self.members.member(head.tenantId, work["to"])
+            if member is None or member.status != "confirmed":
+                return Outcome("skipped")  # removed from the team since: their link would not work
         claim = self.tokens.claim_notification(work["eventId"], work["to"], timeutil.epoch(timeutil.now()), 120)
         if claim != "claimed":
             return Outcome(claim)  # "duplicate": sent already; "busy": another attempt is sending now

@@ -20,6 +20,7 @@ from hitl.domain.models import (
     Event,
     PauseBody,
     PauseHead,
+    Role,
     Status,
     Tenant,
 )
@@ -79,6 +80,20 @@ class LinkToken(Stored):
     approver: str
     expiresAt: str
     usedAt: str | None = None
+
+
+@dataclass(frozen=True)
+class Invitation(Stored):
+    """An invitation to a team, by the hash of its token (the token itself is never stored)."""
+
+    tenantId: str
+    email: str
+    role: Role
+    invitedBy: str
+    createdAt: str
+    expiresAt: str
+    usedAt: str | None = None
+    revokedAt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -197,9 +212,53 @@ class TenantRepository(Protocol):
 
     def approvers(self, tenant_id: str) -> list[Approver]: ...
 
+    def member(self, tenant_id: str, email: str) -> Approver | None: ...
+
     def get_api_key(self, key_hash: str) -> ApiKeyRecord | None: ...
 
     def touch_key(self, key_hash: str, now: str, older_than: str) -> None: ...
+
+
+class TeamRepository(Protocol):
+    """A team's members and invitations (``hitl.domain.teams``).  Each write that a race could
+    spoil is conditional and refuses with ``TransactionRefused`` naming its item: ``member``,
+    ``invitation`` or ``owner`` (the other owner that must remain)."""
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None: ...
+
+    def member(self, tenant_id: str, email: str) -> Approver | None: ...
+
+    def approvers(self, tenant_id: str) -> list[Approver]: ...
+
+    def memberships(self, email: str) -> list[Approver]: ...
+
+    def put_member(self, member: Approver) -> None: ...
+
+    def put_invitation(
+        self, token_hash: str, invitation: Invitation, member: Approver, *, replaces: str | None
+    ) -> None: ...
+
+    def get_invitation(self, token_hash: str) -> Invitation | None: ...
+
+    def accept_invitation(self, token_hash: str, member: Approver, now: str) -> None: ...
+
+    def revoke_invitation(self, token_hash: str, member: Approver, now: str) -> None: ...
+
+    def set_role(self, tenant_id: str, email: str, role: Role, *, keep_owner: str | None) -> None: ...
+
+    def remove_member(self, tenant_id: str, email: str, *, keep_owner: str | None) -> None: ...
+
+    def touch_member(self, tenant_id: str, email: str, now: str, older_than: str | None = None) -> None: ...
+
+    def set_floor(self, tenant_id: str, floor: dict[str, Any]) -> None: ...
+
+
+class InvitationMailer(Protocol):
+    """Sends an invitation's email (``hitl.notify.invitation.InvitationEmails`` over SES)."""
+
+    def send_invitation(
+        self, to: str, team_name: str, inviter: str, url: str, *, role: Role, expires_at: str
+    ) -> None: ...
 
 
 class TokenRepository(Protocol):

@@ -23,7 +23,7 @@ from hitl.domain.models import Approver, Tenant
 from hitl.domain.people import LoginLink, Purpose
 from hitl.domain.ports import TeamAudit
 from hitl.domain.sessions import Sessions, StartedSession
-from hitl.domain.tenants import normal_email
+from hitl.domain.teams import normal_email
 from hitl.notify.render import people_email
 
 MAX_TEAM_NAME = 80

@@ -1,4 +1,4 @@
-"""Operator use cases: tenants, their approvers and API keys (``hitl-admin``, the local stack)."""
+"""Operator use cases: tenants, their members and API keys (``hitl-admin``, the local stack)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from hitl import ids, timeutil
-from hitl.domain import rules
+from hitl.domain import rules, team_events
 from hitl.domain.errors import Conflict, NotFound, Unprocessable
-from hitl.domain.models import ApiKeyRecord, Approver, PlanName, Tenant
+from hitl.domain.models import ApiKeyRecord, Approver, PlanName, Role, Tenant
+from hitl.domain.ports import InvitationMailer, TeamAudit
 from hitl.domain.requests import MAX_TIMEOUT_S
+from hitl.domain.teams import ADMIN, Teams, normal_email, seats_taken
 
 if TYPE_CHECKING:  # the adapter is injected; the domain only names its type
     from hitl.adapters.tenant_repository import DynamoTenants
@@ -20,7 +22,17 @@ LIST_LIMIT = 1000
 
 @dataclass
 class TenantAdmin:
+    """``audit`` records the team's events (members added, invited, removed);
+    ``invitations`` and ``base_url`` send the invitations of ``create_tenant(invite_owners=True)``."""
+
     store: DynamoTenants
+    audit: TeamAudit
+    invitations: InvitationMailer | None = None
+    base_url: str = ""
+
+    @property
+    def teams(self) -> Teams:
+        return Teams(self.store, self.audit, base_url=self.base_url, mailer=self.invitations)
 
     def tenant(self, tenant_ref: str) -> Tenant:
         """A tenant by id, or by name when exactly one has it."""
@@ -35,25 +47,56 @@ class TenantAdmin:
         raise NotFound(f"No tenant {tenant_ref}.")
 
     def create_tenant(
-        self, name: str, plan: PlanName, approvers: list[str], tenant_id: str | None = None
+        self,
+        name: str,
+        plan: PlanName,
+        approvers: list[str],
+        tenant_id: str | None = None,
+        *,
+        owners: list[str] | None = None,
+        invite_owners: bool = False,
     ) -> dict[str, Any]:
+        """A tenant, its members and a first key.  ``owners`` become owners (with
+        ``invite_owners``: each is emailed an invitation instead, and joins on accepting it);
+        without them, the first of ``approvers`` is the owner.  The other approvers are added
+        confirmed."""
         if self.store.find_tenants(name):
             raise Conflict(f"A tenant named {name} exists already.", code="tenant_exists")
+        owner_emails = list(dict.fromkeys(normal_email(e) for e in owners or []))
+        approver_emails = [e for e in dict.fromkeys(normal_email(a) for a in approvers) if e not in owner_emails]
+        if invite_owners and not owner_emails:
+            raise Unprocessable("Name the owner to invite (--owner EMAIL).", code="no_owner")
+        if invite_owners and self.invitations is None:
+            raise Unprocessable("Invitations cannot be emailed from here (no mailer).", code="no_mailer")
         tenant = Tenant(
             tenantId=tenant_id or ids.new_tenant_id(), name=name, plan=plan, createdAt=timeutil.iso(timeutil.now())
         )
-        self._check_approver_room(tenant, len(approvers))
+        self._check_approver_room(tenant, len(owner_emails) + len(approver_emails))
         self.store.create_tenant(tenant)
-        for email in approvers:
-            self.add_approver(tenant.tenantId, email)
+        self.audit.record_team_event(tenant.tenantId, team_events.TEAM_CREATED, actor=ADMIN, channel="admin")
+        teams = self.teams
+        invited: list[dict[str, Any]] = []
+        for email in owner_emails:
+            if invite_owners:
+                invitation, _ = teams.invite(tenant.tenantId, email, "owner", actor=ADMIN, channel="admin")
+                invited.append({"email": email, "role": "owner", "expiresAt": invitation.expiresAt})
+            else:
+                teams.add_member(tenant.tenantId, email, "owner")
+        for n, email in enumerate(approver_emails):
+            teams.add_member(tenant.tenantId, email, "owner" if n == 0 and not owner_emails else "approver")
         key = self.create_key(tenant.tenantId, "default")
-        return {
+        members = self.store.approvers(tenant.tenantId)
+        answer = {
             **tenant.to_json(),
-            "approvers": [normal_email(a) for a in approvers],
+            "approvers": [m.email for m in members if m.status == "confirmed"],
+            "members": [_member_view(m) for m in teams.members(tenant.tenantId)],
             "keyId": key["keyId"],
             "keyName": key["name"],
             "apiKey": key["apiKey"],
         }
+        if invited:
+            answer["invited"] = invited
+        return answer
 
     def create_key(self, tenant_ref: str, name: str = "default", key: str | None = None) -> dict[str, Any]:
         """A new API key; the full key is in the answer once and never stored."""
@@ -77,52 +120,78 @@ class TenantAdmin:
             raise NotFound(f"No key {key_id}.")
         return record.to_json()
 
-    def add_approver(self, tenant_ref: str, email: str) -> dict[str, Any]:
+    def add_approver(self, tenant_ref: str, email: str, role: Role | None = None) -> dict[str, Any]:
+        """Add a member already confirmed (role approver unless ``role``; an invited one is
+        confirmed; an existing one keeps their role unless ``role`` changes it)."""
         tenant = self.tenant(tenant_ref)
-        email = normal_email(email)
-        known = {a.email for a in self.store.approvers(tenant.tenantId)}
-        if email not in known:
-            self._check_approver_room(tenant, len(known) + 1)
-        approver = Approver(
-            tenantId=tenant.tenantId, email=email, status="confirmed", createdAt=timeutil.iso(timeutil.now())
-        )
-        self.store.put_approver(approver)
-        self.store.mark_listed(tenant)
-        return approver.to_json()
+        member = self.teams.add_member(tenant.tenantId, email, role)
+        self._changed(tenant)
+        return member.view()
 
     def remove_approver(self, tenant_ref: str, email: str, *, lower_floor: bool = False) -> dict[str, Any]:
-        """Remove an approver.  When the approvers left could no longer meet the policy floor
-        (every create would fail), refuse — unless ``lower_floor``: then the floor's minimum
-        of approvals drops to what is left, and the answer says so."""
+        """Remove a member.  The last owner stays (``last_owner``).  When the approvers left could
+        no longer meet the policy floor (every create would fail), refuse — unless
+        ``lower_floor``: then the floor's minimum of approvals drops to what is left, and the
+        answer says so."""
         tenant = self.tenant(tenant_ref)
-        email = normal_email(email)
-        present = self.store.approvers(tenant.tenantId)
-        if email not in {a.email for a in present}:
-            raise NotFound(f"{email} is not an approver of {tenant.name}.")
-        left = len({a.email for a in present if a.status == "confirmed"} - {email})
-        floor = tenant.floor
-        lowered = None
-        if not _meetable(floor.minRequiredApprovals, left):
-            if not lower_floor:
-                raise Unprocessable(
-                    f"{tenant.name}'s policy floor needs {floor.minRequiredApprovals} approvals and removing "
-                    f"{email} leaves {_approvers(left)}: every create would fail. Add another approver first, "
-                    f"or pass --lower-floor to lower the floor to {max(left, 1)}.",
-                    code="floor_unmeetable",
-                )
-            lowered = floor.model_copy(update={"minRequiredApprovals": max(left, 1)})
-            self.store.set_floor(tenant.tenantId, lowered.to_json())
-        self.store.delete_approver(tenant.tenantId, email)
-        self.store.mark_listed(tenant)
-        answer: dict[str, Any] = {"tenantId": tenant.tenantId, "removed": email, "approversLeft": left}
-        if lowered is not None:
-            answer["floor"] = lowered.to_json()
+        removed = self.teams.remove(
+            tenant.tenantId,
+            email,
+            actor=ADMIN,
+            channel="admin",
+            lower_floor=lower_floor,
+            floor_hint="pass --lower-floor to lower the floor",
+        )
+        self._changed(tenant)
+        answer: dict[str, Any] = {
+            "tenantId": tenant.tenantId,
+            "removed": removed.member.email,
+            "approversLeft": removed.left,
+        }
+        if removed.floor is not None:
+            answer["floor"] = removed.floor
         return answer
+
+    def invite(self, tenant_ref: str, email: str, role: Role | None = None, *, resend: bool = False) -> dict[str, Any]:
+        """Email an invitation (or, with ``resend``, a new one replacing the pending one); the
+        answer names who and until when, never the token."""
+        tenant = self.tenant(tenant_ref)
+        teams = self.teams
+        if resend:
+            invitation, _ = teams.resend(tenant.tenantId, email, actor=ADMIN, channel="admin")
+        else:
+            invitation, _ = teams.invite(tenant.tenantId, email, role or "approver", actor=ADMIN, channel="admin")
+        self._changed(tenant)
+        return {
+            "tenantId": tenant.tenantId,
+            "invited": invitation.email,
+            "role": invitation.role,
+            "expiresAt": invitation.expiresAt,
+        }
+
+    def list_members(self, tenant_ref: str) -> dict[str, Any]:
+        """The tenant's members (owners first): role, status, joined, last active, pending
+        invitations' expiry; and the plan's approver limit with what counts toward it."""
+        tenant = self.tenant(tenant_ref)
+        teams = self.teams
+        return {
+            "tenantId": tenant.tenantId,
+            "name": tenant.name,
+            "seats": teams.seats(tenant.tenantId),
+            "members": [_member_view(m) for m in teams.members(tenant.tenantId)],
+        }
+
+    def _changed(self, tenant: Tenant) -> None:
+        """A tenant the operator changed: listed, and its older members findable by email."""
+        self.store.mark_listed(tenant)
+        self.store.upgrade_members(tenant.tenantId)
 
     def set_plan(self, tenant_ref: str, plan: PlanName) -> dict[str, Any]:
         tenant = self.tenant(tenant_ref)
         changed = tenant.model_copy(update={"plan": plan})
-        self._check_approver_room(changed, len(self.store.approvers(tenant.tenantId)))
+        self._check_approver_room(
+            changed, seats_taken(self.store.approvers(tenant.tenantId), timeutil.iso(timeutil.now()))
+        )
         allowed = rules.PLANS[plan].approvers
         needed = tenant.floor.minRequiredApprovals
         if allowed is not None and not _meetable(needed, allowed):
@@ -186,7 +255,7 @@ class TenantAdmin:
                 usage["atLeast"] = True
         return {
             **tenant.to_json(),
-            "approvers": [a.to_json() for a in self.store.approvers(tenant.tenantId)],
+            "approvers": [a.view() for a in self.store.approvers(tenant.tenantId)],
             "usage": usage,
         }
 
@@ -248,6 +317,12 @@ def _approvers(count: int) -> str:
     return f"{count} approver{'' if count == 1 else 's'}"
 
 
+def _member_view(member: Approver) -> dict[str, Any]:
+    shown = member.view()
+    shown.pop("tenantId")
+    return shown
+
+
 def _key_view(key: ApiKeyRecord) -> dict[str, Any]:
     """What a key listing may show: never the key, never its hash."""
     shown = key.to_json()
@@ -255,10 +330,5 @@ def _key_view(key: ApiKeyRecord) -> dict[str, Any]:
     return shown
 
 
-def normal_email(email: str) -> str:
-    """An email address as stored: trimmed, lower case; refused when it is not one."""
-    email = email.strip().lower()
-    local, _, domain = email.partition("@")
-    if not local or "." not in domain or any(c.isspace() for c in email):
-        raise Unprocessable(f"{email!r} is not an email address.", code="invalid_email")
-    return email
+#: the older name of ``teams.normal_email``
+_normal_email = normal_email

@@ -96,6 +96,14 @@ def build() -> APIGatewayHttpResolver:
     def _unknown(error: errors.NotFound) -> Response[str]:
         return outcome_page(404, "This link is not valid", "It may be mistyped, or not meant for you.")
 
+    @handles(app, errors.NotAMember)
+    def _not_a_member(error: errors.NotAMember) -> Response[str]:
+        return outcome_page(
+            403,
+            "You are no longer a member of this team",
+            "This link stopped working when you were removed from the team. Nothing was recorded.",
+        )
+
     @handles(app, errors.Gone)
     def _gone(error: errors.Gone) -> Response[str]:
         head = PauseHead.model_validate({"tenantId": "", **error.details["pause"]}) if error.details else None
