@@ -206,6 +206,8 @@ DASHBOARD_PAGES: tuple[tuple[str, str], ...] = (
     ("GET", "/app/refresh.js"),
     ("GET", "/app/pauses/{watchId}"),
     ("GET", "/app/history"),
+    ("GET", "/app/audit"),
+    ("GET", "/app/audit/export"),
     ("GET", "/app/sessions"),
     ("POST", "/app/sessions/{sessionId}/end"),
     ("POST", "/app/sessions/end-all"),

@@ -22,6 +22,7 @@ from hitl.domain.people import Session
 #: how often a session's last activity (and the member's "last active") is written at most
 TOUCH_EVERY = timedelta(minutes=5)
 CSRF_PURPOSE = "csrf"
+MEMBER_TOUCH = timedelta(hours=1)
 
 
 class SessionStore(Protocol):
@@ -42,6 +43,8 @@ class Members(Protocol):
     def member(self, tenant_id: str, email: str) -> Approver | None: ...
 
     def memberships(self, email: str) -> list[Approver]: ...
+
+    def touch_member(self, tenant_id: str, email: str, now: str, older_than: str | None = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,8 @@ class Sessions:
             session, member = replace(session, tenantId=other.tenantId), other
         if timeutil.parse(session.lastSeenAt) < now - TOUCH_EVERY:
             self.store.touch_session(secret_hash, timeutil.iso(now), timeutil.iso(now - TOUCH_EVERY))
+            # the team page's "last active", at most hourly
+            self.members.touch_member(session.tenantId, session.email, timeutil.iso(now), timeutil.iso(now - MEMBER_TOUCH))
         return SignedIn(session, secret_hash, member, ids.keyed_hash(secret, CSRF_PURPOSE))
 
     def teams(self, email: str) -> list[Approver]:
