@@ -68,7 +68,12 @@ def over_http(timeout_s: float = 35) -> Send:
         try:
             connection.request(method, target, body=body or None, headers=headers)
             response = connection.getresponse()
-            return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+            headers: dict[str, str] = {}
+            for name, value in response.getheaders():
+                name = name.lower()
+                # several Set-Cookie headers: one per line, as the in-process gateway gives them
+                headers[name] = f"{headers[name]}\n{value}" if name == "set-cookie" and name in headers else value
+            return Answer(response.status, headers, response.read())
         finally:
             connection.close()
 

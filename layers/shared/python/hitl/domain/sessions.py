@@ -131,7 +131,9 @@ class Sessions:
         if timeutil.parse(session.lastSeenAt) < now - TOUCH_EVERY:
             self.store.touch_session(secret_hash, timeutil.iso(now), timeutil.iso(now - TOUCH_EVERY))
             # the team page's "last active", at most hourly
-            self.members.touch_member(session.tenantId, session.email, timeutil.iso(now), timeutil.iso(now - MEMBER_TOUCH))
+            self.members.touch_member(
+                session.tenantId, session.email, timeutil.iso(now), timeutil.iso(now - MEMBER_TOUCH)
+            )
         return SignedIn(session, secret_hash, member, ids.keyed_hash(secret, CSRF_PURPOSE))
 
     def teams(self, email: str) -> list[Approver]:
