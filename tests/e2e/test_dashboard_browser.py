@@ -90,7 +90,7 @@ def test_sign_in_decide_while_the_agent_waits_and_export(browser, stack, team): 
         context = browser.new_context(**settings, bypass_csp=True)  # axe is injected as a script
         page = context.new_page()
         problems: list[str] = []
-        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.on("pageerror", lambda error, seen=problems: seen.append(str(error)))
         try:
             page.goto(f"{stack.url}/login")
             look(page, f"dashboard-login-{size}.png")
