@@ -1,4 +1,4 @@
-"""The response models describe exactly what the domain's views are, and the OpenAPI document
+"""The response types describe exactly what the domain's views are, and the OpenAPI document
 shows them with every status a route answers."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import api_handler
 import pytest
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from pydantic import BaseModel, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from hitl.domain.models import STATUSES, PauseBody, PauseHead, Status, pause_summary, pause_view
 from hitl.http import openapi, responses
@@ -52,9 +52,10 @@ DECIDED = head(
 BODY = PauseBody(context={"env": "prod", "nested": [1, {"a": None}]}, metadata={"ticket": "OPS-1"})
 
 
-def round_trip(model: type[BaseModel], shown: dict[str, Any]) -> dict[str, Any]:
-    """What powertools sends for ``shown`` when the route returns ``Response[model]``."""
-    dumped: dict[str, Any] = model.model_validate(shown).model_dump(mode="json", by_alias=True)
+def round_trip(body: type[Any], shown: dict[str, Any]) -> dict[str, Any]:
+    """What powertools sends for ``shown`` when the route returns ``Response[body]``."""
+    adapter = TypeAdapter(body)
+    dumped: dict[str, Any] = adapter.dump_python(adapter.validate_python(shown), mode="json", by_alias=True)
     return dumped
 
 
@@ -73,7 +74,7 @@ def test_an_omitted_field_stays_omitted():
 
 def test_a_field_the_models_do_not_know_is_refused():
     with pytest.raises(ValidationError, match="tenantId"):
-        responses.PauseState.model_validate({**pause_view(head(), None), "tenantId": "t_1"})
+        TypeAdapter(responses.PauseState).validate_python({**pause_view(head(), None), "tenantId": "t_1"})
 
 
 def test_the_webhook_views_pass_their_models_unchanged():
