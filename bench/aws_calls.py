@@ -89,7 +89,7 @@ class Recorder:
         """A new function instance: new session and clients (with the hook), empty key cache.
         The long-poll's sleeps and the key lookup leave markers among the calls."""
         runtime.reset()
-        aws.session().events.register("before-parameter-build", self.hook, unique_id="bench-count")
+        aws.session().register("before-parameter-build", self.hook, unique_id="bench-count")
         services = runtime.services()
         sleep = services.pauses.sleep
         lookup = services.auth._lookup

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from aws_lambda_powertools.shared.dynamodb_deserializer import DYNAMODB_CONTEXT, TypeDeserializer
 from botocore.exceptions import ClientError
 
 from hitl.adapters.keys import Key
@@ -20,9 +20,43 @@ from hitl.domain.ports import TransactionRefused
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-_SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 T = TypeVar("T")
+
+
+def attribute(value: Any) -> dict[str, Any]:
+    """``value`` as a DynamoDB attribute value, written as boto3's ``TypeSerializer`` writes it
+    (powertools' ``TypeDeserializer`` reads it back).  Not boto3's own: importing any part of
+    boto3 imports all of it, s3transfer and multiprocessing included, ~10 ms of every cold start
+    for this one function (botocore builds the clients).  Like boto3's, it refuses a float (use
+    ``Decimal``), a number DynamoDB cannot hold exactly, and any type it does not name."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int | Decimal):
+        return {"N": _number(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, bytes | bytearray):
+        return {"B": bytes(value)}
+    if isinstance(value, Mapping):
+        return {"M": {key: attribute(item) for key, item in value.items()}}
+    if isinstance(value, list | tuple):
+        return {"L": [attribute(item) for item in value]}
+    if isinstance(value, set | frozenset) and value:
+        if all(isinstance(item, str) for item in value):
+            return {"SS": list(value)}
+        if all(isinstance(item, int | Decimal) and not isinstance(item, bool) for item in value):
+            return {"NS": [_number(item) for item in value]}
+    raise TypeError(f"{value!r} of type {type(value).__name__} is not a DynamoDB type (floats: use Decimal)")
+
+
+def _number(value: int | Decimal) -> str:
+    number = str(DYNAMODB_CONTEXT.create_decimal(value))  # traps what would be stored inexactly
+    if number in ("Infinity", "NaN"):
+        raise TypeError(f"{number} cannot be stored in DynamoDB")
+    return number
 
 
 def _plain(value: Any) -> Any:
@@ -36,7 +70,7 @@ def _plain(value: Any) -> Any:
 
 
 def to_item(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _SERIALIZER.serialize(v) for k, v in values.items() if v is not None}
+    return {k: attribute(v) for k, v in values.items() if v is not None}
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
@@ -44,7 +78,7 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def values(**named: Any) -> dict[str, Any]:
-    return {f":{k}": _SERIALIZER.serialize(v) for k, v in named.items()}
+    return {f":{k}": attribute(v) for k, v in named.items()}
 
 
 @dataclass(frozen=True)
