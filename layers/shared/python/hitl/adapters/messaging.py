@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from email.message import EmailMessage
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hitl.observability import logger
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage  # built by the notifier; the other functions never load it
 
 
 class SesMailer:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hitl import ids, timeutil
 from hitl.domain import rules
@@ -15,8 +15,11 @@ from hitl.domain.base import UseCase
 from hitl.domain.errors import Conflict, PayloadTooLarge, QuotaExceeded, Unauthorized, Unprocessable
 from hitl.domain.models import PauseBody, PauseHead
 from hitl.domain.ports import Idempotency, Quota, TransactionRefused
-from hitl.domain.requests import MAX_CONTEXT_BYTES, CreatePauseRequest
 from hitl.observability import logger
+
+if TYPE_CHECKING:
+    # the request models load where requests are parsed (the API function), not in every function
+    from hitl.domain.requests import CreatePauseRequest
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
@@ -39,6 +42,8 @@ class Creating(UseCase):
         }
 
     def create(self, principal: Principal, request: CreatePauseRequest, idempotency_key: str | None) -> Created:
+        from hitl.domain.requests import MAX_CONTEXT_BYTES  # loaded already: ``request`` is one of them
+
         context_size = len(json.dumps(request.context, separators=(",", ":"), ensure_ascii=False).encode())
         if context_size > MAX_CONTEXT_BYTES:
             raise PayloadTooLarge(
