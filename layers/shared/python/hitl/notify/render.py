@@ -11,15 +11,15 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader
 
 from hitl import timeutil
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 #: context shown in an email at most (the pause's page shows all of it)
 EMAIL_CONTEXT_CHARS = 6000
@@ -124,13 +124,8 @@ def approval_email(
         "reminder": reminder,
     }
     env = environment()
-    message = EmailMessage()
     prefix = "Reminder: approval needed" if reminder else "Approval needed"
-    message["Subject"] = f"{prefix}: {one_line(pause['action'], SUBJECT_ACTION_CHARS)}"
-    message["From"] = sender
-    message["To"] = Address(addr_spec=to)
-    message["Date"] = format_datetime(timeutil.now())
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].strip("> ") or "hitl.local")
+    message = _message(sender, to, f"{prefix}: {one_line(pause['action'], SUBJECT_ACTION_CHARS)}")
     message["X-HITL-Watch-Id"] = pause["watchId"]
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(env.get_template("email.txt.j2").render(values))
@@ -146,13 +141,24 @@ def people_email(*, sender: str, to: str, subject: str, template: str, values: d
     """A message to a person about their account (sign-in, invitation): ``template`` names a pair
     ``<template>.txt.j2`` / ``<template>.html.j2``.  No pause, no tracking: links and plain words."""
     env = environment()
+    message = _message(sender, to, one_line(subject, SUBJECT_ACTION_CHARS))
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(env.get_template(f"{template}.txt.j2").render(values))
+    message.add_alternative(env.get_template(f"{template}.html.j2").render(values), subtype="html")
+    return message
+
+
+def _message(sender: str, to: str, subject: str) -> EmailMessage:
+    """A new message with its envelope headers.  The email package's message and header classes
+    load here, when a function first writes an email: the pages only render HTML."""
+    from email.headerregistry import Address
+    from email.message import EmailMessage
+    from email.utils import format_datetime, make_msgid
+
     message = EmailMessage()
-    message["Subject"] = one_line(subject, SUBJECT_ACTION_CHARS)
+    message["Subject"] = subject
     message["From"] = sender
     message["To"] = Address(addr_spec=to)
     message["Date"] = format_datetime(timeutil.now())
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].strip("> ") or "hitl.local")
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(env.get_template(f"{template}.txt.j2").render(values))
-    message.add_alternative(env.get_template(f"{template}.html.j2").render(values), subtype="html")
     return message
