@@ -17,7 +17,8 @@ STATUSES: tuple[Status, ...] = ("pending", "approved", "rejected", "expired", "c
 
 
 class Record(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # validators built on first use: each function builds the records it handles, not all of them
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

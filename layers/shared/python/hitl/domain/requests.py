@@ -52,7 +52,7 @@ def _unicode(text: str, where: str) -> None:
 
 
 class CreatePauseRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built by the first request of its route
 
     action: str = Field(min_length=1, max_length=2000, description="What the agent wants to do")
     context: dict[str, Any] = Field(
@@ -104,11 +104,11 @@ class CreatePauseRequest(BaseModel):
 
 
 class CancelRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built by the first request of its route
     reason: str | None = Field(default=None, max_length=2000)
 
 
 class DecideRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built by the first request of its route
     decision: str
     comment: str | None = Field(default=None, max_length=2000)

@@ -70,7 +70,7 @@ class Delivery(Record):
 
 
 class RegisterWebhook(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built by the first request of its route
 
     url: str = Field(min_length=8, max_length=2048)
     events: list[str] = Field(default_factory=lambda: list(EVENT_TYPES), min_length=1, max_length=len(EVENT_TYPES))
@@ -86,7 +86,7 @@ class RegisterWebhook(BaseModel):
 
 
 class UpdateWebhook(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built by the first request of its route
 
     enabled: bool | None = None
     events: list[str] | None = Field(default=None, min_length=1)
