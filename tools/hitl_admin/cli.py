@@ -32,12 +32,10 @@ from botocore.exceptions import (
 
 from hitl import runtime, wiring
 from hitl.adapters.dynamo import DynamoStore
-from hitl.adapters.messaging import SesMailer
 from hitl.domain.errors import DomainError
 from hitl.domain.ports import InvitationMailer
 from hitl.domain.teams import ROLES
 from hitl.domain.tenants import LIST_LIMIT, TenantAdmin
-from hitl.notify.invitation import InvitationEmails
 
 PLANS = ("free", "starter", "pro")
 #: The local stack answers at once or not at all: fail fast instead of botocore's retries.
@@ -244,7 +242,11 @@ def signup(args: argparse.Namespace) -> str:
 def invitation_mailer(args: argparse.Namespace) -> tuple[InvitationMailer, str]:
     """What emails invitations, and the public URL their links use: the local stack's SES (its
     outbox) and URL, or the deployed stack's SES, sender and URL (``--sender``, ``--base-url``,
-    ``HITL_SENDER`` and ``PUBLIC_BASE_URL`` override the stack's outputs; ``--table`` needs them)."""
+    ``HITL_SENDER`` and ``PUBLIC_BASE_URL`` override the stack's outputs; ``--table`` needs them).
+    Imported here: only the commands that email pay for the mail code (and Powertools' logger)."""
+    from hitl.adapters.messaging import SesMailer
+    from hitl.notify.invitation import InvitationEmails
+
     base_url = getattr(args, "base_url", None) or os.environ.get(wiring.ENV_PUBLIC_BASE_URL)
     sender = getattr(args, "sender", None) or os.environ.get(wiring.ENV_SENDER)
     configuration_set = os.environ.get(wiring.ENV_SES_CONFIGURATION_SET)
