@@ -37,12 +37,14 @@ admin:
 	@test -x $(BIN)/hitl-admin || $(MAKE) --no-print-directory $(VENV)/.installed >&2
 	@$(BIN)/hitl-admin $(ARGS)
 
-# Both cores: the installs side by side, then lint beside the type check, then the suite on two workers.
+# Both cores: the installs side by side, then lint beside the type check, then the suite on two
+# workers, each taking whole files (module fixtures run once) in collection order (pyproject.toml:
+# the slow folders first), not xdist's most-tests-first, which left the long e2e files for the end.
 test:
 	$(MAKE) --no-print-directory -j2 install chromium
 	$(MAKE) --no-print-directory -j2 lint typecheck
 	$(PY) -m infra.openapi --check
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
