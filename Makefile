@@ -7,7 +7,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: dev test lint format typecheck unit integration infra e2e packaging synth layer bench openapi clean chromium
+.PHONY: admin dev test lint format typecheck unit integration infra e2e packaging synth layer bench openapi clean chromium
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,12 +31,20 @@ chromium:
 dev: $(VENV)/.installed
 	$(PY) -m hitl_local
 
-# Both cores: the installs side by side, then lint beside the type check, then the suite on two workers.
+# hitl-admin without its path: make admin ARGS="--local list-tenants" (stdout: its JSON only).
+ARGS ?= --help
+admin:
+	@test -x $(BIN)/hitl-admin || $(MAKE) --no-print-directory $(VENV)/.installed >&2
+	@$(BIN)/hitl-admin $(ARGS)
+
+# Both cores: the installs side by side, then lint beside the type check, then the suite on two
+# workers, each taking whole files (module fixtures run once) in collection order (pyproject.toml:
+# the slow folders first), not xdist's most-tests-first, which left the long e2e files for the end.
 test:
 	$(MAKE) --no-print-directory -j2 install chromium
 	$(MAKE) --no-print-directory -j2 lint typecheck
 	$(PY) -m infra.openapi --check
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

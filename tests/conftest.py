@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 from collections.abc import Callable, Iterator
@@ -9,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from moto import mock_aws
 
@@ -19,6 +22,11 @@ from hitl_local import apigw, moto_server, pollers, resources
 from tests.client import Client, in_process
 
 BASE_URL = "https://hitl.example.test"
+
+#: botocore's data loader, made once per test process and shared by every session: each test's
+#: ``runtime.reset()`` makes a new boto3 session, whose every client would otherwise parse the
+#: same service models (megabytes of JSON) again — about half of an integration test's setup
+shared_loader = functools.cache(botocore.loaders.create_loader)
 
 
 @dataclass
@@ -105,6 +113,7 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setattr(botocore.session, "create_loader", shared_loader)
     # DynamoDB is atomic per item; moto in-process is not across threads: serialize its calls
     # exactly as the local stack does, so that race tests test our conditions, not moto
     with mock_aws(config={"core": {"reset_boto3_session": False}}), moto_server.serialized_in_process_dynamodb():

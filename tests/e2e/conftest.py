@@ -166,7 +166,8 @@ def launch(tmp_path: Path) -> Iterator[Callable[[Path], Stack]]:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """A failed test against the stack shows the stack's last output lines too."""
     report = yield
-    running = getattr(item, "funcargs", {}).get("stack")
+    used = getattr(item, "funcargs", {})
+    running = used.get("stack") or getattr(used.get("restart"), "stack", None)
     if report.failed and isinstance(running, Stack):
         tail = "\n".join(running.output().splitlines()[-STACK_TAIL_LINES:])
         report.sections.append(("local stack output (last lines)", tail))

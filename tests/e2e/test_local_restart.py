@@ -1,4 +1,11 @@
-"""``make dev`` stopped with Ctrl-C and started again keeps what it had."""
+"""``make dev`` stopped with Ctrl-C and started again keeps what it had and finishes what was in flight.
+
+One local stack, one Ctrl-C, one start again on the same state directory (each costs seconds):
+before the stop it gets a tenant's pauses, a webhook whose secret is KMS-encrypted in the table,
+a sent email, a webhook delivery waiting for its retry and pauses whose emails are still on their
+way; each test below checks one of these after the restart (issue 7, A9).  The restart is a module
+fixture: ``make test`` (``--dist loadfile``) runs the module on one worker, so it happens once.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +14,103 @@ import os
 import secrets
 import stat
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from hitl import wiring
 from hitl_local import state
-from hitl_local.receiver import receiver
-from tests.e2e.conftest import Stack, start_stack, stop_stack
+from hitl_local.receiver import Received, Receiver, receiver
+from tests.client import Answer, Client
+from tests.e2e.conftest import Stack, _eventually, start_stack, stop_stack
 
 pytestmark = pytest.mark.e2e
+
+#: how long an email or a delivery may take after a restart before a test gives up (not a target)
+AFTER_RESTART_S = 30
+#: an email whose sending the Ctrl-C cut short (the stop ends busy function instances) keeps its
+#: claim: after the restart its message comes back at once, finds the claim taken ("busy") and is
+#: retried after the queue's visibility timeout, as in AWS after a killed invocation
+AFTER_AN_INTERRUPTED_SEND_S = wiring.visibility_timeout_s(wiring.subscription("email")) + AFTER_RESTART_S
+#: the real retry schedule: a failed delivery's first retry comes 10 s after it, so the stop
+#: below falls while it waits
+REAL_RETRIES = {"HITL_WEBHOOK_RETRY_SCALE": "1"}
+
+
+@dataclass(repr=False)
+class Restart:
+    """What the stack had at the Ctrl-C, and the stack started again on the same state directory."""
+
+    first: Stack
+    second: Stack
+    state_dir: Path
+    kept: str  # a pending pause
+    cancelled: str  # a cancelled pause, whose webhook delivery failed once and waits for its retry
+    workers: list[int]  # the function worker processes of the first stack
+    endpoint: dict[str, Any]  # the webhook, as registered (with its secret)
+    hook: Receiver  # its endpoint: 500 to the first request, 200 to every other
+    callback_secret: str
+    outbox_probe: str  # the action of a pause whose email was sent before the stop
+    outbox_before: list[dict[str, Any]]
+    page_before: Answer
+    last_moment: dict[str, str]  # action -> watchId of pauses created just before the Ctrl-C
+    saved: dict[str, str]  # state file -> its text, right after the stop
+    modes: dict[str, int]  # state file -> its permission bits, right after the stop
+    key_id: str  # the KMS key's id, right after the stop
+    requests_at_stop: int  # how many requests the webhook endpoint had had at the stop
+
+    def __repr__(self) -> str:
+        return f"<the restart in {self.state_dir}>"
+
+    @property
+    def stack(self) -> Stack:
+        """The running stack (a failed test shows its output)."""
+        return self.second
+
+    def agent(self) -> Client:
+        return self.second.http(self.second.config["apiKey"])
+
+    def emailed(self) -> list[list[dict[str, Any]]] | None:
+        """The outbox's emails of each pause created just before the stop; None until each has one."""
+        outbox = _outbox(self.second)
+        found = [[e for e in outbox if action in e["subject"]] for action in self.last_moment]
+        return found if all(found) else None
+
+
+def _outbox(stack: Stack) -> list[dict[str, Any]]:
+    answer = stack.http().get("/_local/outbox.json")
+    assert answer.status == 200, answer.body
+    emails: list[dict[str, Any]] = answer.json()
+    return emails
+
+
+def _subjects_with(stack: Stack, *texts: str) -> bool:
+    """Whether the outbox has an email about each of ``texts``."""
+    subjects = [e["subject"] for e in _outbox(stack)]
+    return all(any(text in subject for subject in subjects) for text in texts)
+
+
+def _create(agent: Client, action: str) -> str:
+    created = agent.post("/api/pause", {"action": action, "context": {}})
+    assert created.status == 201, created.body
+    watch_id: str = created.json()["watchId"]
+    return watch_id
+
+
+def _outcomes(agent: Client, watch_id: str) -> list[dict[str, Any]]:
+    """The pause's webhook deliveries, newest first."""
+    answer = agent.get(f"/api/pause/{watch_id}/deliveries")
+    assert answer.status == 200, answer.body
+    deliveries: list[dict[str, Any]] = answer.json()["items"]
+    return deliveries
+
+
+def _requests_about(hook: Receiver, watch_id: str) -> list[Received]:
+    return [r for r in hook.received if json.loads(r.body)["data"]["watchId"] == watch_id]
 
 
 def _alive(pid: int) -> bool:
@@ -28,67 +121,171 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def test_a_restart_keeps_the_tenant_its_key_and_its_pauses(launch, tmp_path):
-    # Given a local stack where the agent created a pause and cancelled another
-    state_dir = tmp_path / "state"
-    first = launch(state_dir)
-    agent = first.http(first.config["apiKey"])
-    kept = agent.post("/api/pause", {"action": "Keep me", "context": {"n": 1}}).json()["watchId"]
-    done = agent.post("/api/pause", {"action": "Cancel me", "context": {}}).json()["watchId"]
-    assert agent.post(f"/api/pause/{done}/cancel").status == 200
-    workers = [pid for f in first.http().get("/_local/health").json()["functions"].values() for pid in f["pids"]]
-    assert workers
+@pytest.fixture(scope="module")
+def restart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Restart]:
+    base = tmp_path_factory.mktemp("restart")
+    state_dir, log_path = base / "state", base / "stack.log"
+    started: list[Stack] = []
+    tag = secrets.token_hex(4)
+    try:
+        with receiver(answers=[500, 200]) as hook:
+            first = start_stack(state_dir, log_path, **REAL_RETRIES)
+            started.append(first)
+            agent = first.http(first.config["apiKey"])
 
-    # When it is stopped with Ctrl-C
-    first.stop()
-    # Then it exited cleanly (exit 0, checked by stop) and left no worker process behind
-    assert not [pid for pid in workers if _alive(pid)]
+            # a pending pause, and sent emails (nothing else on its way: the outbox is read as it stays)
+            kept = _create(agent, f"Keep me {tag}")
+            probe = f"Outbox probe {tag}"
+            _create(agent, probe)
+            _eventually(lambda: _subjects_with(first, f"Keep me {tag}", probe), timeout_s=AFTER_RESTART_S)
+            outbox_before, page_before = _outbox(first), first.http().get("/_local/outbox")
 
-    # When it is started again on the same state directory
-    second = launch(state_dir)
+            # a webhook (its secret KMS-encrypted in the table) and the tenant's callback secret
+            registered = agent.post("/api/webhooks", {"url": hook.url, "events": ["pause.cancelled"]})
+            assert registered.status == 201, registered.body
+            callback_secret = agent.get("/api/callback-secret").json()["secret"]
 
-    # Then the same tenant and API key work, and the pauses are as they were
-    assert second.config["tenantId"] == first.config["tenantId"]
-    assert second.config["apiKey"] == first.config["apiKey"]
-    again = second.http(second.config["apiKey"])
-    assert again.get(f"/api/pause/{kept}").json()["status"] == "pending"
-    assert again.get(f"/api/pause/{done}").json()["status"] == "cancelled"
-    audit = again.get("/api/audit", query={"watchId": done}).json()["items"]
+            # a cancelled pause whose delivery failed once: it waits for its retry at the stop
+            cancelled = _create(agent, f"Cancel me {tag}")
+            assert agent.post(f"/api/pause/{cancelled}/cancel").status == 200
+            assert hook.wait_for(1, AFTER_RESTART_S) is not None, first.output()[-3000:]
+            _eventually(
+                lambda: [d["outcome"] for d in _outcomes(agent, cancelled)] == ["retrying"], timeout_s=AFTER_RESTART_S
+            )
+            functions = first.http().get("/_local/health").json()["functions"].values()
+            workers = [pid for function in functions for pid in function["pids"]]
+
+            # pauses created a moment before Ctrl-C (their emails still on their way, or just sent)
+            last_moment = {action: _create(agent, action) for action in (f"Restart probe {tag} {n}" for n in range(3))}
+
+            # When it is stopped with Ctrl-C (stop fails unless it exits 0, soon)
+            stop_stack(first)
+            requests_at_stop = len(hook.received)
+            names = sorted(path.name for path in state_dir.iterdir())
+            saved = {name: (state_dir / name).read_text() for name in names}
+            modes = {name: stat.S_IMODE((state_dir / name).stat().st_mode) for name in names}
+            key_id = json.loads(saved[state.KMS_FILE])["keyId"]
+
+            # and started again on the same state directory
+            second = start_stack(state_dir, log_path, **REAL_RETRIES)
+            started.append(second)
+            yield Restart(
+                first=first,
+                second=second,
+                state_dir=state_dir,
+                kept=kept,
+                cancelled=cancelled,
+                workers=workers,
+                endpoint=registered.json(),
+                hook=hook,
+                callback_secret=callback_secret,
+                outbox_probe=probe,
+                outbox_before=outbox_before,
+                page_before=page_before,
+                last_moment=last_moment,
+                saved=saved,
+                modes=modes,
+                key_id=key_id,
+                requests_at_stop=requests_at_stop,
+            )
+    finally:
+        for running in started:
+            if running.process.poll() is None:
+                stop_stack(running)
+
+
+def test_the_stop_is_clean_and_every_saved_state_file_is_the_owners_only(restart: Restart):
+    # no worker process left behind (the exit code 0 is checked by the stop itself)
+    assert restart.workers
+    assert not [pid for pid in restart.workers if _alive(pid)]
+    # every file it wrote (an API key, the cursor secret, key material) is its owner's only
+    expected = {state.CONFIG_FILE, state.DUMP_FILE, state.KMS_FILE, state.QUEUES_FILE, state.OUTBOX_FILE}
+    assert expected <= set(restart.saved), restart.saved.keys()
+    assert {name: mode for name, mode in restart.modes.items() if mode != 0o600} == {}
+    assert not [name for name in restart.saved if name.endswith(".tmp")]  # no temporary file left behind
+
+
+def test_a_restart_keeps_the_tenant_its_key_and_its_pauses(restart: Restart):
+    assert restart.second.config["tenantId"] == restart.first.config["tenantId"]
+    assert restart.second.config["apiKey"] == restart.first.config["apiKey"]
+    agent = restart.agent()
+    assert agent.get(f"/api/pause/{restart.kept}").json()["status"] == "pending"
+    assert agent.get(f"/api/pause/{restart.cancelled}").json()["status"] == "cancelled"
+    audit = agent.get("/api/audit", query={"watchId": restart.cancelled}).json()["items"]
     assert [entry["type"] for entry in audit] == ["pause.cancelled", "pause.created"]
     # and the restored pause can still be acted on
-    assert again.post(f"/api/pause/{kept}/cancel").status == 200
+    assert agent.post(f"/api/pause/{restart.kept}/cancel").status == 200
+    assert agent.get(f"/api/pause/{restart.kept}").json()["status"] == "cancelled"
 
 
-def test_a_restart_keeps_the_kms_key_so_webhook_secrets_still_sign(launch, tmp_path):
-    # Given a local stack with a webhook registered (its secret KMS-encrypted in the table) and the
-    # tenant's callback secret made
-    state_dir = tmp_path / "state"
-    first = launch(state_dir)
-    agent = first.http(first.config["apiKey"])
-    with receiver() as hook:
-        registered = agent.post("/api/webhooks", {"url": hook.url, "events": ["pause.cancelled"]})
-        assert registered.status == 201, registered.body
-        endpoint = registered.json()
-        callback_secret = agent.get("/api/callback-secret").json()["secret"]
-
-        # When it is stopped and started again on the same state directory
-        first.stop()
-        key_file = state_dir / state.KMS_FILE
-        assert key_file.stat().st_mode & 0o777 == 0o600  # key material: the owner's only
-        key_id = json.loads(key_file.read_text())["keyId"]
-        second = launch(state_dir)
-        again = second.http(second.config["apiKey"])
-        assert json.loads(key_file.read_text())["keyId"] == key_id
-
-        # Then the secrets of the restored table still decrypt: a new event reaches the endpoint signed
-        # with the secret shown at registration, and the callback secret is the same
-        watch_id = again.post("/api/pause", {"action": "After the restart", "context": {}}).json()["watchId"]
-        assert again.post(f"/api/pause/{watch_id}/cancel").status == 200
-        assert hook.arrived.wait(20), second.output()[-3000:]
-    envelope = Webhook(endpoint["secret"]).verify(hook.received[0].body, hook.received[0].headers)
+def test_a_restart_keeps_the_kms_key_so_webhook_secrets_still_sign(restart: Restart):
+    assert json.loads((restart.state_dir / state.KMS_FILE).read_text())["keyId"] == restart.key_id
+    assert restart.modes[state.KMS_FILE] == 0o600  # key material: the owner's only
+    # the secrets of the restored table still decrypt: a new event reaches the endpoint signed with
+    # the secret shown at registration, and the callback secret is the same
+    agent = restart.agent()
+    watch_id = _create(agent, "After the restart")
+    assert agent.post(f"/api/pause/{watch_id}/cancel").status == 200
+    arrived = _eventually(lambda: _requests_about(restart.hook, watch_id), timeout_s=AFTER_RESTART_S)
+    envelope = Webhook(restart.endpoint["secret"]).verify(arrived[0].body, arrived[0].headers)
     assert envelope["type"] == "pause.cancelled" and envelope["data"]["watchId"] == watch_id
-    assert again.get("/api/callback-secret").json()["secret"] == callback_secret
-    assert [e["id"] for e in again.get("/api/webhooks").json()["items"]] == [endpoint["id"]]
+    assert agent.get("/api/callback-secret").json()["secret"] == restart.callback_secret
+    assert [e["id"] for e in agent.get("/api/webhooks").json()["items"]] == [restart.endpoint["id"]]
+
+
+def test_pauses_created_just_before_ctrl_c_are_emailed_after_the_restart(restart: Restart):
+    # every pause's email was kept at the stop: sent (in the saved outbox) or still queued (in the saved queues)
+    outbox_saved, queues_saved = restart.saved[state.OUTBOX_FILE], restart.saved[state.QUEUES_FILE]
+    for action, watch_id in restart.last_moment.items():
+        assert action in outbox_saved or watch_id in queues_saved, f"{action}: neither sent nor queued at the stop"
+
+    # each one's email reaches the outbox after the restart, exactly once, to the approver
+    _eventually(restart.emailed, timeout_s=AFTER_AN_INTERRUPTED_SEND_S)
+    time.sleep(2)  # a second copy would come within the sweeper's period or a poller's retry
+    found = restart.emailed()
+    assert found is not None and [len(emails) for emails in found] == [1, 1, 1], restart.second.output()[-3000:]
+    assert all(emails[0]["to"] == [restart.first.config["approverEmail"]] for emails in found)
+    # and nobody's pause is marked undeliverable
+    agent = restart.agent()
+    for watch_id in restart.last_moment.values():
+        assert not agent.get(f"/api/pause/{watch_id}").json().get("notifications")
+
+
+def test_the_outbox_survives_a_restart(restart: Restart):
+    # (once the emails of the pauses created just before the stop are in too: nothing else is on its way)
+    _eventually(restart.emailed, timeout_s=AFTER_AN_INTERRUPTED_SEND_S)
+    after = _outbox(restart.second)
+    # every email sent before the stop is still there, unchanged (links and all), in its order
+    assert any(restart.outbox_probe in e["subject"] for e in restart.outbox_before)
+    assert [e for e in after if e in restart.outbox_before] == restart.outbox_before
+    # and the page shows every one of them, as it did before the stop
+    page_after = restart.second.http().get("/_local/outbox")
+    assert restart.page_before.body.count(b"<article>") == len(restart.outbox_before)
+    assert page_after.status == 200 and restart.outbox_probe.encode() in page_after.body
+    assert page_after.body.count(b"<article>") == len(after)
+
+
+def test_a_retrying_webhook_delivery_completes_after_the_restart(restart: Restart):
+    # at the stop, the failed attempt had not been retried yet, and the retry was queued with its
+    # receive count and the time it had left
+    assert restart.requests_at_stop == 1
+    saved = json.loads(restart.saved[state.QUEUES_FILE])["queues"]
+    waiting = [m for messages in saved.values() for m in messages if restart.cancelled in m["body"]]
+    assert [(m["receiveCount"], m["hiddenLeftMs"] > 0) for m in waiting] == [(1, True)], waiting
+    # after the restart the retry happens, is answered 200, and the delivery is delivered
+    agent = restart.agent()
+
+    def completed() -> list[dict[str, Any]] | None:
+        log = _outcomes(agent, restart.cancelled)
+        return log if [d["outcome"] for d in log] == ["delivered", "retrying"] else None
+
+    log = _eventually(completed, timeout_s=AFTER_RESTART_S)
+    assert [(d["attempt"], d["statusCode"]) for d in log] == [(2, 200), (1, 500)]
+    # signed with the secret shown at registration, as the first attempt was, under the same webhook-id
+    first_try, second_try = _requests_about(restart.hook, restart.cancelled)
+    assert first_try.headers["webhook-id"] == second_try.headers["webhook-id"]
+    verified = Webhook(restart.endpoint["secret"]).verify(second_try.body, second_try.headers)
+    assert verified["data"]["watchId"] == restart.cancelled
 
 
 def test_an_unreadable_key_file_is_refused_never_replaced(tmp_path):
@@ -98,154 +295,3 @@ def test_an_unreadable_key_file_is_refused_never_replaced(tmp_path):
     with pytest.raises(state.StateCorrupt, match="cannot be decrypted"):
         state.load_kms_key(tmp_path)
     assert state.load_kms_key(tmp_path / "nothing-saved") is None
-
-
-# --- what is in flight at the stop (issue 7, A9) ----------------------------------------------
-
-#: how long an email or a delivery may take after a restart before a test gives up (not a target)
-AFTER_RESTART_S = 30
-
-
-def _outbox(stack: Stack) -> list[dict[str, Any]]:
-    answer = stack.http().get("/_local/outbox.json")
-    assert answer.status == 200, answer.body
-    emails: list[dict[str, Any]] = answer.json()
-    return emails
-
-
-def _saved(state_dir: Path, name: str) -> str:
-    """A saved state file's text ('' when there is none)."""
-    path = state_dir / name
-    return path.read_text() if path.exists() else ""
-
-
-def test_pauses_created_just_before_ctrl_c_are_emailed_after_the_restart(launch, tmp_path, eventually):
-    # Given pauses created a moment before the developer presses Ctrl-C (their emails still on their
-    # way through the queues, or just sent)
-    state_dir = tmp_path / "state"
-    first = launch(state_dir)
-    agent = first.http(first.config["apiKey"])
-    approver = first.config["approverEmail"]
-    tag = secrets.token_hex(4)
-    actions = [f"Restart probe {tag} {n}" for n in range(3)]
-    watch_ids = []
-    for action in actions:
-        created = agent.post("/api/pause", {"action": action, "context": {}})
-        assert created.status == 201, created.body
-        watch_ids.append(created.json()["watchId"])
-
-    # When it is stopped at once
-    first.stop()
-
-    # Then every pause's email was kept: sent (in the saved outbox) or still queued (in the saved queues)
-    outbox_saved, queues_saved = _saved(state_dir, state.OUTBOX_FILE), _saved(state_dir, state.QUEUES_FILE)
-    for action, watch_id in zip(actions, watch_ids, strict=True):
-        assert action in outbox_saved or watch_id in queues_saved, f"{action}: neither sent nor queued at the stop"
-
-    # When it is started again
-    second = launch(state_dir)
-
-    # Then each pause's email reaches the outbox, exactly once, to the approver
-    def emailed() -> list[list[dict[str, Any]]] | None:
-        found = [[e for e in _outbox(second) if action in e["subject"]] for action in actions]
-        return found if all(found) else None
-
-    found = eventually(emailed, timeout_s=AFTER_RESTART_S)
-    time.sleep(2)  # a second copy would come within the sweeper's period or a poller's retry
-    found = emailed()
-    assert found is not None and [len(emails) for emails in found] == [1, 1, 1], second.output()[-3000:]
-    assert all(emails[0]["to"] == [approver] for emails in found)
-    # and nobody's pause is marked undeliverable
-    for watch_id in watch_ids:
-        assert not second.http(second.config["apiKey"]).get(f"/api/pause/{watch_id}").json().get("notifications")
-
-
-def test_the_outbox_survives_a_restart(launch, tmp_path, eventually):
-    # Given a local stack that sent an email
-    state_dir = tmp_path / "state"
-    first = launch(state_dir)
-    action = f"Outbox probe {secrets.token_hex(4)}"
-    assert first.http(first.config["apiKey"]).post("/api/pause", {"action": action, "context": {}}).status == 201
-    eventually(lambda: any(action in e["subject"] for e in _outbox(first)), timeout_s=AFTER_RESTART_S)
-    before = _outbox(first)
-    page_before = first.http().get("/_local/outbox")
-
-    # When it is stopped and started again
-    first.stop()
-    second = launch(state_dir)
-
-    # Then the outbox shows the same emails, links and all (as JSON and as the page)
-    assert _outbox(second) == before
-    page_after = second.http().get("/_local/outbox")
-    assert page_after.status == 200 and action.encode() in page_after.body
-    assert page_before.body.count(b"<article>") == page_after.body.count(b"<article>")
-
-
-def test_a_retrying_webhook_delivery_completes_after_the_restart(tmp_path):
-    # Given a local stack on the real retry schedule (a first retry 10 s after the first attempt) and
-    # an endpoint that fails once, then answers 200
-    state_dir = tmp_path / "state"
-    log_path = tmp_path / "stack.log"
-    settings = {"HITL_WEBHOOK_RETRY_SCALE": "1"}
-    running: list[Stack] = [start_stack(state_dir, log_path, **settings)]
-    try:
-        with receiver(answers=[500, 200]) as hook:
-            agent = running[0].http(running[0].config["apiKey"])
-            endpoint = agent.post("/api/webhooks", {"url": hook.url, "events": ["pause.cancelled"]}).json()
-            watch_id = agent.post("/api/pause", {"action": "Retry across a restart", "context": {}}).json()["watchId"]
-            assert agent.post(f"/api/pause/{watch_id}/cancel").status == 200
-            assert hook.wait_for(1, AFTER_RESTART_S) is not None, running[0].output()[-3000:]
-            deadline = time.monotonic() + AFTER_RESTART_S
-            while [d["outcome"] for d in agent.get(f"/api/pause/{watch_id}/deliveries").json()["items"]] != [
-                "retrying"
-            ]:
-                assert time.monotonic() < deadline, "the failed attempt was never logged"
-                time.sleep(0.2)
-
-            # When the stack is stopped while the delivery waits for its retry
-            stop_stack(running[0])
-            assert len(hook.received) == 1
-            # (the retry was queued at the stop, its receive count and the time it had left kept)
-            saved = json.loads((state_dir / state.QUEUES_FILE).read_text())["queues"]
-            waiting = [m for messages in saved.values() for m in messages if watch_id in m["body"]]
-            assert [(m["receiveCount"], m["hiddenLeftMs"] > 0) for m in waiting] == [(1, True)], waiting
-
-            # and started again
-            running.append(start_stack(state_dir, log_path, **settings))
-            again = running[1].http(running[1].config["apiKey"])
-
-            # Then the retry happens, is answered 200, and the delivery is delivered
-            retried = hook.wait_for(2, AFTER_RESTART_S)
-            assert retried is not None, running[1].output()[-3000:]
-            deadline = time.monotonic() + AFTER_RESTART_S
-            while True:
-                log = again.get(f"/api/pause/{watch_id}/deliveries").json()["items"]
-                if [d["outcome"] for d in log] == ["delivered", "retrying"]:
-                    break
-                assert time.monotonic() < deadline, log
-                time.sleep(0.2)
-        assert [(d["attempt"], d["statusCode"]) for d in log] == [(2, 200), (1, 500)]
-        # signed with the secret shown at registration, as the first attempt was, under the same webhook-id
-        first_try, second_try = hook.received
-        assert first_try.headers["webhook-id"] == second_try.headers["webhook-id"]
-        assert Webhook(endpoint["secret"]).verify(second_try.body, second_try.headers)["data"]["watchId"] == watch_id
-    finally:
-        for stack in running:
-            if stack.process.poll() is None:
-                stop_stack(stack)
-
-
-def test_every_saved_state_file_is_the_owners_only(launch, tmp_path):
-    # Given a local stack that ran and was stopped (it holds an API key, the cursor secret, key material)
-    state_dir = tmp_path / "state"
-    first = launch(state_dir)
-    assert first.http(first.config["apiKey"]).post("/api/pause", {"action": "x", "context": {}}).status == 201
-    first.stop()
-
-    # Then every file it wrote is readable and writable by its owner only
-    names = {path.name for path in state_dir.iterdir()}
-    expected = {state.CONFIG_FILE, state.DUMP_FILE, state.KMS_FILE, state.QUEUES_FILE, state.OUTBOX_FILE}
-    assert expected <= names, names
-    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in state_dir.iterdir()}
-    assert {name: mode for name, mode in modes.items() if mode != 0o600} == {}
-    assert not [name for name in names if name.endswith(".tmp")]  # no temporary file left behind

@@ -18,11 +18,17 @@ ACCOUNT = "123456789012"
 
 
 @pytest.fixture
-def team(cloud, make_tenant, monkeypatch):
-    # the notifier sends with the configuration set, as in AWS (its events carry it as a tag)
+def configuration_set(cloud, monkeypatch) -> str:
+    """The notifier sends with the configuration set, as in AWS (its events carry it as a tag)."""
     monkeypatch.setenv("SES_CONFIGURATION_SET", cloud.names.configuration_set)
     runtime.reset()
-    return make_tenant(plan="pro", approvers=["ann@x.test", "bob@x.test"])
+    return cloud.names.configuration_set
+
+
+@pytest.fixture
+def team(team, configuration_set):
+    """The shared team, its emails sent with the configuration set."""
+    return team
 
 
 def sent_message_ids(cloud) -> dict[str, str]:
@@ -30,14 +36,6 @@ def sent_message_ids(cloud) -> dict[str, str]:
     from moto.ses.models import ses_backends
 
     return {ses_simulator.recipients_of(m)[0]: m.id for m in ses_backends[ACCOUNT]["us-east-1"].sent_messages}
-
-
-def create_and_notify(api, cloud, team) -> str:
-    created = api.post("/api/pause", {"action": "Deploy v2", "context": {"env": "prod"}}, key=team["apiKey"])
-    assert created.status == 201
-    assert cloud.run_queue("notify") == 1
-    assert cloud.run_queue("email") == 2
-    return created.json()["watchId"]
 
 
 def ses_event(
@@ -59,7 +57,7 @@ def ses_event(
         "destination": [recipient],
         "headersTruncated": False,
         "headers": [{"name": "To", "value": recipient}],
-        "commonHeaders": {"to": [recipient], "messageId": message_id, "subject": "Approval needed: Deploy v2"},
+        "commonHeaders": {"to": [recipient], "messageId": message_id, "subject": "Approval needed: Deploy"},
         "tags": {"ses:configuration-set": [configuration_set or cloud.names.configuration_set]},
     }
     if detail_type == "Email Bounced":
@@ -133,8 +131,8 @@ def failed_events(cloud) -> list[dict[str, Any]]:
     return [e for e in cloud.events() if e["detail-type"] == "pause.notification_failed"]
 
 
-def test_each_sent_email_remembers_its_pause_and_approver_for_30_days(api, cloud, team):
-    watch_id = create_and_notify(api, cloud, team)
+def test_each_sent_email_remembers_its_pause_and_approver_for_30_days(api, cloud, team, make_notified_pause):
+    watch_id = make_notified_pause(team)
 
     for to, message_id in sent_message_ids(cloud).items():
         item = cloud.store.table.get(keys.sent_message(message_id))
@@ -143,8 +141,8 @@ def test_each_sent_email_remembers_its_pause_and_approver_for_30_days(api, cloud
         assert item["ttl"] - timeutil.epoch(timeutil.now()) == pytest.approx(30 * 86400, abs=60)
 
 
-def test_a_bounce_puts_the_failed_notification_on_the_pause_and_emits_one_event(api, cloud, team):
-    watch_id = create_and_notify(api, cloud, team)
+def test_a_bounce_puts_the_failed_notification_on_the_pause_and_emits_one_event(api, cloud, team, make_notified_pause):
+    watch_id = make_notified_pause(team)
     cloud.events()  # pause.created: not what this test is about
     message_id = sent_message_ids(cloud)["ann@x.test"]
 
@@ -162,8 +160,8 @@ def test_a_bounce_puts_the_failed_notification_on_the_pause_and_emits_one_event(
     assert [e["type"] for e in audit].count("pause.notification_failed") == 1
 
 
-def test_a_second_bounce_of_the_same_email_adds_nothing(api, cloud, team):
-    watch_id = create_and_notify(api, cloud, team)
+def test_a_second_bounce_of_the_same_email_adds_nothing(api, cloud, team, make_notified_pause):
+    watch_id = make_notified_pause(team)
     message_id = sent_message_ids(cloud)["ann@x.test"]
     put_ses_event(cloud, "Email Bounced", ses_event(cloud, "Email Bounced", message_id, "ann@x.test"))
     assert cloud.run_queue("bounces") == 1
@@ -182,8 +180,8 @@ def test_a_second_bounce_of_the_same_email_adds_nothing(api, cloud, team):
 
 
 @pytest.mark.parametrize("detail_type", ["Email Complaint Received", "Email Rejected"])
-def test_a_complaint_or_a_reject_is_a_failed_notification_too(api, cloud, team, detail_type):
-    watch_id = create_and_notify(api, cloud, team)
+def test_a_complaint_or_a_reject_is_a_failed_notification_too(api, cloud, team, detail_type, make_notified_pause):
+    watch_id = make_notified_pause(team)
     cloud.events()
     message_id = sent_message_ids(cloud)["bob@x.test"]
 
@@ -196,8 +194,8 @@ def test_a_complaint_or_a_reject_is_a_failed_notification_too(api, cloud, team, 
     assert len(failed_events(cloud)) == 1
 
 
-def test_each_approvers_bounce_counts_once(api, cloud, team):
-    watch_id = create_and_notify(api, cloud, team)
+def test_each_approvers_bounce_counts_once(api, cloud, team, make_notified_pause):
+    watch_id = make_notified_pause(team)
     cloud.events()
     for to, message_id in sent_message_ids(cloud).items():
         put_ses_event(cloud, "Email Bounced", ses_event(cloud, "Email Bounced", message_id, to))
@@ -208,8 +206,8 @@ def test_each_approvers_bounce_counts_once(api, cloud, team):
     assert len(failed_events(cloud)) == 2
 
 
-def test_an_unknown_message_id_is_ignored(api, cloud, team):
-    watch_id = create_and_notify(api, cloud, team)
+def test_an_unknown_message_id_is_ignored(api, cloud, team, make_notified_pause):
+    watch_id = make_notified_pause(team)
     cloud.events()
 
     put_ses_event(cloud, "Email Bounced", ses_event(cloud, "Email Bounced", "0100-not-ours-000000", "ann@x.test"))
@@ -219,8 +217,8 @@ def test_an_unknown_message_id_is_ignored(api, cloud, team):
     assert failed_events(cloud) == []
 
 
-def test_a_delay_or_another_configuration_sets_bounce_never_reaches_the_queue(api, cloud, team):
-    watch_id = create_and_notify(api, cloud, team)
+def test_a_delay_or_another_configuration_sets_bounce_never_reaches_the_queue(api, cloud, team, make_notified_pause):
+    watch_id = make_notified_pause(team)
     message_id = sent_message_ids(cloud)["ann@x.test"]
 
     put_ses_event(cloud, "Email Delivery Delayed", ses_event(cloud, "Email Delivery Delayed", message_id, "ann@x.test"))
@@ -234,8 +232,8 @@ def test_a_delay_or_another_configuration_sets_bounce_never_reaches_the_queue(ap
     assert "notifications" not in pause_of(api, team, watch_id)
 
 
-def test_a_bounce_after_the_decision_changes_nothing(api, cloud, team):
-    watch_id = create_and_notify(api, cloud, team)
+def test_a_bounce_after_the_decision_changes_nothing(api, cloud, team, make_notified_pause):
+    watch_id = make_notified_pause(team)
     message_id = sent_message_ids(cloud)["ann@x.test"]
     api.post(f"/api/pause/{watch_id}/cancel", key=team["apiKey"])
     cloud.events()
@@ -248,13 +246,13 @@ def test_a_bounce_after_the_decision_changes_nothing(api, cloud, team):
     assert failed_events(cloud) == []
 
 
-def test_an_email_whose_id_cannot_be_remembered_is_still_sent_once(api, cloud, team, monkeypatch):
+def test_an_email_whose_id_cannot_be_remembered_is_still_sent_once(api, cloud, team, monkeypatch, make_notified_pause):
     def unavailable(*args, **kwargs):
         raise ConnectionError("DynamoDB is having a moment")
 
     monkeypatch.setattr(runtime.services().store.tokens, "put_sent_message", unavailable)
 
-    create_and_notify(api, cloud, team)  # both work items settled: no retry, no second email
+    make_notified_pause(team)  # both work items settled: no retry, no second email
 
     assert len(cloud.sent_emails()) == 2
 
@@ -271,16 +269,12 @@ def test_an_email_whose_id_cannot_be_remembered_is_still_sent_once(api, cloud, t
     ],
 )
 def test_the_simulator_reports_what_ses_would_and_the_same_path_records_it(
-    api, cloud, make_tenant, monkeypatch, address, detail_type
+    api, cloud, make_tenant, configuration_set, make_notified_pause, address, detail_type
 ):
-    monkeypatch.setenv("SES_CONFIGURATION_SET", cloud.names.configuration_set)
-    runtime.reset()
     tenant = make_tenant(plan="pro", approvers=[address, "ann@x.test"])
-    created = api.post("/api/pause", {"action": "Deploy v2"}, key=tenant["apiKey"]).json()
-    cloud.run_queue("notify")
-    assert cloud.run_queue("email") == 2
+    watch_id = make_notified_pause(tenant)
     cloud.events()
-    simulator = ses_simulator.MailboxSimulator(cloud.client("events"), cloud.names.configuration_set)
+    simulator = ses_simulator.MailboxSimulator(cloud.client("events"), configuration_set)
 
     assert simulator.scan(now=0) == 0  # not yet: SES takes a moment to report
     assert simulator.scan(now=ses_simulator.DELIVERY_S) == 1  # only the simulator's mailbox is reported
@@ -294,7 +288,7 @@ def test_the_simulator_reports_what_ses_would_and_the_same_path_records_it(
         QueueUrl=cloud.names.queues["bounces"], ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
     )
     assert cloud.run_queue("bounces") == 1
-    pause = pause_of(api, tenant, created["watchId"])
+    pause = pause_of(api, tenant, watch_id)
     assert pause["notifications"] == [{"to": address, "channel": "email", "status": "failed"}]
     assert len(failed_events(cloud)) == 1
 

@@ -9,26 +9,13 @@ import pytest
 from hitl import runtime
 
 
-@pytest.fixture
-def team(make_tenant):
-    return make_tenant(plan="pro", approvers=["ann@x.test", "bob@x.test"])
-
-
 def links_of(email):
     text = email.get_body(preferencelist=("plain",)).get_content()
     return re.findall(r"https?://\S+/a/[A-Za-z0-9_-]{43}/(?:approve|reject|view)", text)
 
 
-def create_and_notify(api, cloud, team, **extra):
-    created = api.post("/api/pause", {"action": "Deploy v2", "context": {"env": "prod"}, **extra}, key=team["apiKey"])
-    assert created.status == 201
-    assert cloud.run_queue("notify") == 1  # the fan-out
-    assert cloud.run_queue("email") == 2  # one work item per approver
-    return created.json()["watchId"]
-
-
-def test_exactly_one_email_per_approver_with_both_links_and_a_text_part(api, cloud, team):
-    watch_id = create_and_notify(api, cloud, team)
+def test_exactly_one_email_per_approver_with_both_links_and_a_text_part(cloud, team, make_notified_pause):
+    watch_id = make_notified_pause(team, action="Deploy v2", context={"env": "prod"})
     emails = cloud.sent_emails()
     assert sorted(str(e["To"]) for e in emails) == ["ann@x.test", "bob@x.test"]
     for email in emails:
@@ -45,8 +32,8 @@ def test_exactly_one_email_per_approver_with_both_links_and_a_text_part(api, clo
     assert len(tokens) == 2  # each approver has a token of their own
 
 
-def test_a_redelivered_work_item_sends_no_second_email(api, cloud, team):
-    create_and_notify(api, cloud, team)
+def test_a_redelivered_work_item_sends_no_second_email(api, cloud, team, make_notified_pause):
+    make_notified_pause(team)
     notifier = runtime.notifier()
     work = {"eventId": "evt_x", "watchId": "w_x", "to": "ann@x.test", "kind": "request"}
     assert notifier.deliver(work).status == "skipped"  # no such pause
@@ -62,15 +49,15 @@ def test_a_redelivered_work_item_sends_no_second_email(api, cloud, team):
     assert len(cloud.sent_emails()) == 2
 
 
-def test_a_pause_no_longer_pending_sends_nothing(api, cloud, team):
-    created = api.post("/api/pause", {"action": "Deploy v2"}, key=team["apiKey"]).json()
+def test_a_pause_no_longer_pending_sends_nothing(api, cloud, team, make_pause):
+    created = make_pause(team)
     api.post(f"/api/pause/{created['watchId']}/cancel", key=team["apiKey"])
     cloud.run_queue("notify")
     cloud.run_queue("email")
     assert cloud.sent_emails() == []
 
 
-def test_a_failing_send_is_retried_and_never_lost(api, cloud, team, monkeypatch):
+def test_a_failing_send_is_retried_and_never_lost(api, cloud, team, monkeypatch, pause_request):
     notifier = runtime.notifier()
     real = notifier.mailer.send
     calls = []
@@ -90,7 +77,7 @@ def test_a_failing_send_is_retried_and_never_lost(api, cloud, team, monkeypatch)
         real_delay(handle, 0)
 
     monkeypatch.setattr(runtime.email_queue(), "delay", retry_now)
-    created = api.post("/api/pause", {"action": "Deploy v2"}, key=team["apiKey"])
+    created = pause_request(team)
     assert cloud.run_queue("notify") == 1
     assert cloud.run_queue("email") == 0  # both failed: they stay in the queue
     assert delays == [10, 10]  # first retry after 10 s, growing with each attempt
@@ -99,14 +86,14 @@ def test_a_failing_send_is_retried_and_never_lost(api, cloud, team, monkeypatch)
     assert created.status == 201
 
 
-def test_a_permanent_failure_reaches_the_pause_and_an_event(api, cloud, team, monkeypatch):
+def test_a_permanent_failure_reaches_the_pause_and_an_event(api, cloud, team, monkeypatch, make_pause):
     from hitl import wiring
 
     email_queue = next(s for s in wiring.SUBSCRIPTIONS if s.name == "email")
     notifier = runtime.notifier()
     monkeypatch.setattr(notifier.mailer, "send", lambda to, message: (_ for _ in ()).throw(OSError("bounce")))
     monkeypatch.setattr(runtime.email_queue(), "delay", lambda handle, seconds: None)
-    watch_id = api.post("/api/pause", {"action": "Deploy v2"}, key=team["apiKey"]).json()["watchId"]
+    watch_id = make_pause(team)["watchId"]
     cloud.run_queue("notify")
     sqs = cloud.client("sqs")
     url = cloud.names.queues["email"]
@@ -141,8 +128,8 @@ SCANNERS = [
 ]
 
 
-def test_get_and_head_never_decide(api, cloud, team):
-    watch_id = create_and_notify(api, cloud, team)
+def test_get_and_head_never_decide(api, cloud, team, make_notified_pause):
+    watch_id = make_notified_pause(team)
     approve, reject, view = links_of(cloud.sent_emails()[0])
     for link in (approve, reject, view):
         path = "/" + link.split("/", 3)[3]
@@ -156,8 +143,8 @@ def test_get_and_head_never_decide(api, cloud, team):
     assert api.get(f"/api/pause/{watch_id}", key=team["apiKey"]).json()["status"] == "pending"
 
 
-def test_the_confirm_page_puts_the_chosen_decision_first(api, cloud, team):
-    create_and_notify(api, cloud, team)
+def test_the_confirm_page_puts_the_chosen_decision_first(api, cloud, team, make_notified_pause):
+    make_notified_pause(team, action="Deploy v2")
     approve, reject, _ = links_of(cloud.sent_emails()[0])
     approve_page = api.get("/" + approve.split("/", 3)[3]).body.decode()
     assert approve_page.index("Confirm: Approve") < approve_page.index("Reject instead")
@@ -166,8 +153,8 @@ def test_the_confirm_page_puts_the_chosen_decision_first(api, cloud, team):
     assert "Deploy v2" in approve_page and "<script" not in approve_page
 
 
-def test_the_form_decides_as_that_approver_with_the_comment(api, cloud, team):
-    watch_id = create_and_notify(api, cloud, team)
+def test_the_form_decides_as_that_approver_with_the_comment(api, cloud, team, make_notified_pause):
+    watch_id = make_notified_pause(team)
     email = next(e for e in cloud.sent_emails() if str(e["To"]) == "bob@x.test")
     token = links_of(email)[0].split("/")[-2]
     answer = api.post(f"/a/{token}", raw=form("approved", "looks fine"), headers=FORM)
@@ -195,8 +182,8 @@ def test_the_form_decides_as_that_approver_with_the_comment(api, cloud, team):
     "headers",
     [{"origin": "https://evil.test"}, {"sec-fetch-site": "cross-site"}, {"origin": "null"}],
 )
-def test_a_cross_site_post_is_refused(api, cloud, team, headers):
-    watch_id = create_and_notify(api, cloud, team)
+def test_a_cross_site_post_is_refused(api, cloud, team, headers, make_notified_pause):
+    watch_id = make_notified_pause(team)
     token = links_of(cloud.sent_emails()[0])[0].split("/")[-2]
     refused = api.post(f"/a/{token}", raw=form("approved"), headers={**FORM, **headers})
     assert refused.status == 403
@@ -209,9 +196,9 @@ def test_a_cross_site_post_is_refused(api, cloud, team, headers):
     assert ours.status == 200
 
 
-def test_a_same_origin_post_with_a_null_origin_is_accepted(api, cloud, team):
+def test_a_same_origin_post_with_a_null_origin_is_accepted(api, cloud, team, make_notified_pause):
     # Chromium sends Origin: null from a no-referrer page, and says same-origin in Sec-Fetch-Site
-    watch_id = create_and_notify(api, cloud, team)
+    watch_id = make_notified_pause(team)
     token = links_of(cloud.sent_emails()[0])[0].split("/")[-2]
     answer = api.post(
         f"/a/{token}", raw=form("approved"), headers={**FORM, "origin": "null", "sec-fetch-site": "same-origin"}
@@ -220,10 +207,10 @@ def test_a_same_origin_post_with_a_null_origin_is_accepted(api, cloud, team):
     assert api.get(f"/api/pause/{watch_id}", key=team["apiKey"]).json()["status"] == "approved"
 
 
-def test_unknown_and_expired_links_say_why(api, cloud, team, monkeypatch):
+def test_unknown_and_expired_links_say_why(api, cloud, team, monkeypatch, make_notified_pause):
     unknown = api.get("/a/" + "A" * 43 + "/approve")
     assert unknown.status == 404 and "not valid" in unknown.body.decode()
-    watch_id = create_and_notify(api, cloud, team, timeoutSeconds=60)
+    watch_id = make_notified_pause(team, timeoutSeconds=60)
     token = links_of(cloud.sent_emails()[0])[0].split("/")[-2]
     from hitl import timeutil
 

@@ -18,11 +18,6 @@ from tests.client import in_process
 MEDIA_PROBES = ["text/plain", "application/xml", "application/x-www-form-urlencoded", "multipart/form-data", ""]
 
 
-@pytest.fixture
-def team(make_tenant):
-    return make_tenant(plan="pro", approvers=["ann@x.test"])
-
-
 def error_of(response, status):
     assert response.status == status, response.body
     assert response.headers["content-type"] == "application/json"
@@ -70,9 +65,9 @@ def test_json_sent_as_curl_d_sends_it_is_415_with_the_header_to_add(api, team, c
     assert "-H 'Content-Type: application/json'" in error["message"]
 
 
-def test_a_form_that_would_validate_is_refused_too(api, team):
+def test_a_form_that_would_validate_is_refused_too(api, team, make_pause):
     """A form body is never read as if it were the JSON (``reason=x`` would cancel)."""
-    watch_id = api.post("/api/pause", {"action": "Deploy"}, key=team["apiKey"]).json()["watchId"]
+    watch_id = make_pause(team)["watchId"]
     refused = post_raw(
         api, f"/api/pause/{watch_id}/cancel", b"reason=x", "application/x-www-form-urlencoded", team["apiKey"]
     )
@@ -173,11 +168,10 @@ def test_an_integer_beyond_pythons_digit_limit_is_422(api, team):
     assert "too long" in error["details"]["errors"][0]["problem"]
 
 
-def test_a_long_integer_within_the_limit_is_kept_exactly(api, team):
+def test_a_long_integer_within_the_limit_is_kept_exactly(api, team, make_pause):
     number = int("7" * 4000)
-    created = api.post("/api/pause", {"action": "x", "context": {"n": number}}, key=team["apiKey"])
-    assert created.status == 201, created.body
-    assert api.get(f"/api/pause/{created.json()['watchId']}", key=team["apiKey"]).json()["context"]["n"] == number
+    created = make_pause(team, context={"n": number})
+    assert api.get(f"/api/pause/{created['watchId']}", key=team["apiKey"]).json()["context"]["n"] == number
 
 
 @pytest.mark.parametrize("opener", [b"[", b'{"a":'])
@@ -197,8 +191,8 @@ def test_malformed_json_is_still_400(api, team):
 
 
 @pytest.mark.parametrize("levels", [33, 260, 600])
-def test_a_context_deeper_than_32_levels_is_422_naming_context(api, team, levels):
-    answer = api.post("/api/pause", {"action": "x", "context": deep(levels)}, key=team["apiKey"])
+def test_a_context_deeper_than_32_levels_is_422_naming_context(api, team, levels, pause_request):
+    answer = pause_request(team, action="x", context=deep(levels))
     error = error_of(answer, 422)
     assert error["code"] == "validation_error"
     assert [e["field"] for e in error["details"]["errors"]] == ["context"]
@@ -206,23 +200,23 @@ def test_a_context_deeper_than_32_levels_is_422_naming_context(api, team, levels
     assert api.get("/api/pause", key=team["apiKey"]).json()["items"] == []
 
 
-def test_arrays_count_as_levels_too(api, team):
+def test_arrays_count_as_levels_too(api, team, pause_request):
     context: dict = {"a": []}
     inner = context["a"]
     for _ in range(31):  # the context, then 32 arrays: 33 levels
         inner.append([])
         inner = inner[0]
-    error = error_of(api.post("/api/pause", {"action": "x", "context": context}, key=team["apiKey"]), 422)
+    error = error_of(pause_request(team, action="x", context=context), 422)
     assert [e["field"] for e in error["details"]["errors"]] == ["context"]
 
 
-def test_metadata_is_flat(api, team):
-    answer = api.post("/api/pause", {"action": "x", "metadata": {"k": {"nested": "v"}}}, key=team["apiKey"])
+def test_metadata_is_flat(api, team, pause_request):
+    answer = pause_request(team, action="x", metadata={"k": {"nested": "v"}})
     error = error_of(answer, 422)
     assert [e["field"] for e in error["details"]["errors"]] == ["metadata.k"]
 
 
-def test_a_32_level_context_is_read_listed_emailed_shown_and_delivered(api, cloud, team, monkeypatch):
+def test_a_32_level_context_is_read_listed_emailed_shown_and_delivered(api, cloud, team, monkeypatch, make_pause):
     monkeypatch.setenv("HITL_WEBHOOK_ALLOW_LOOPBACK", "true")
     monkeypatch.setenv("HITL_WEBHOOK_RETRY_SCALE", "0")
     runtime.reset()
@@ -231,9 +225,7 @@ def test_a_32_level_context_is_read_listed_emailed_shown_and_delivered(api, clou
     with receiver() as hook:
         registered = api.post("/api/webhooks", {"url": hook.url, "events": ["pause.approved"]}, key=key)
         assert registered.status == 201, registered.body
-        created = api.post("/api/pause", {"action": "Deploy", "context": context}, key=key)
-        assert created.status == 201, created.body
-        watch_id = created.json()["watchId"]
+        watch_id = make_pause(team, context=context)["watchId"]
 
         shown = api.get(f"/api/pause/{watch_id}", key=key)
         assert shown.status == 200 and shown.json()["context"] == context
@@ -242,8 +234,8 @@ def test_a_32_level_context_is_read_listed_emailed_shown_and_delivered(api, clou
         assert api.get("/api/pause", key=key).json()["items"][0]["watchId"] == watch_id
 
         assert cloud.run_queue("notify") == 1
-        assert cloud.run_queue("email") == 1
-        (email,) = cloud.sent_emails()
+        assert cloud.run_queue("email") == 2  # one email per approver
+        email = next(e for e in cloud.sent_emails() if str(e["To"]) == "ann@x.test")
         text = email.get_body(preferencelist=("plain",)).get_content()
         assert "the deepest value" in text
         token = re.findall(r"/a/([A-Za-z0-9_-]{43})/approve", text)[0]
@@ -331,8 +323,8 @@ def test_another_method_on_a_known_path_is_still_405_with_allow(api, team):
     ],
 )
 @pytest.mark.parametrize("with_key", [True, False])
-def test_approve_is_401_whatever_the_body(api, team, raw, content_type, with_key):
-    watch_id = api.post("/api/pause", {"action": "Deploy"}, key=team["apiKey"]).json()["watchId"]
+def test_approve_is_401_whatever_the_body(api, team, raw, content_type, with_key, make_pause):
+    watch_id = make_pause(team)["watchId"]
     answer = post_raw(api, f"/api/pause/{watch_id}/approve", raw, content_type, team["apiKey"] if with_key else "")
     if content_type == "application/x-www-form-urlencoded" and not with_key:
         # a signed-out browser's form: the page says to sign in
@@ -345,7 +337,7 @@ def test_approve_is_401_whatever_the_body(api, team, raw, content_type, with_key
 # --- the OpenAPI document ------------------------------------------------------------------------
 
 
-def test_the_document_still_describes_the_wait_route_and_serving_it_changes_nothing(api, team):
+def test_the_document_still_describes_the_wait_route_and_serving_it_changes_nothing(api, team, make_pause):
     """The API function no longer serves GET /api/pause/{watchId} (the wait function does);
     its document still describes it, and building the document leaves the API serving."""
     document = api.get("/api/openapi.json")
@@ -353,7 +345,6 @@ def test_the_document_still_describes_the_wait_route_and_serving_it_changes_noth
     paths = document.json()["paths"]
     assert "get" in paths["/api/pause/{watchId}"]
     assert "requestBody" in paths["/api/pause/{watchId}/approve"]["post"]  # the dashboard's decision
-    created = api.post("/api/pause", {"action": "Deploy"}, key=team["apiKey"])
-    assert created.status == 201, created.body
-    cancelled = api.post(f"/api/pause/{created.json()['watchId']}/cancel", {"reason": "r"}, key=team["apiKey"])
+    created = make_pause(team)
+    cancelled = api.post(f"/api/pause/{created['watchId']}/cancel", {"reason": "r"}, key=team["apiKey"])
     assert cancelled.status == 200, cancelled.body

@@ -10,24 +10,14 @@ from hitl import ids
 
 
 @pytest.fixture
-def tenant(make_tenant):
-    return make_tenant(plan="pro")
-
-
-@pytest.fixture
-def agent(api, tenant):
-    api.key = tenant["apiKey"]
+def agent(api, team):
+    """The ``api`` client, as the team's agent (its API key on every request)."""
+    api.key = team["apiKey"]
     return api
 
 
-def create(agent, **body):
-    response = agent.post("/api/pause", {"action": "Deploy to production (v2.4.1)", "context": {"env": "prod"}, **body})
-    assert response.status == 201, response.body
-    return response.json()
-
-
-def test_create_answers_201_with_an_absolute_status_url(agent):
-    created = create(agent, timeoutSeconds=600)
+def test_create_answers_201_with_an_absolute_status_url(agent, team, make_pause):
+    created = make_pause(team, timeoutSeconds=600)
     assert created["status"] == "pending"
     assert created["watchId"].startswith("w_")
     assert created["statusUrl"] == f"https://hitl.example.test/api/pause/{created['watchId']}"
@@ -35,8 +25,14 @@ def test_create_answers_201_with_an_absolute_status_url(agent):
     assert created["expiresAt"] > created["createdAt"]
 
 
-def test_get_shows_the_whole_pause(agent, tenant):
-    created = create(agent, requestedBy="deploy-bot", metadata={"ticket": "OPS-1"})
+def test_get_shows_the_whole_pause(agent, team, make_pause):
+    created = make_pause(
+        team,
+        action="Deploy to production (v2.4.1)",
+        context={"env": "prod"},
+        requestedBy="deploy-bot",
+        metadata={"ticket": "OPS-1"},
+    )
     pause = agent.get(f"/api/pause/{created['watchId']}").json()
     assert pause["action"] == "Deploy to production (v2.4.1)"
     assert pause["context"] == {"env": "prod"}
@@ -44,7 +40,7 @@ def test_get_shows_the_whole_pause(agent, tenant):
     assert pause["metadata"] == {"ticket": "OPS-1"}
     assert pause["decision"] is None and pause["decidedAt"] is None and pause["approvals"] == []
     # every confirmed approver of the tenant, one approval decides, a timeout refuses
-    assert pause["policy"] == {"approvers": tenant["approvers"], "requiredApprovals": 1, "onTimeout": "reject"}
+    assert pause["policy"] == {"approvers": team["approvers"], "requiredApprovals": 1, "onTimeout": "reject"}
     assert len(pause["actionDigest"]) == 64
     assert "tenantId" not in pause
 
@@ -57,19 +53,19 @@ def test_a_tenant_without_approvers_cannot_pause(api, make_tenant):
     assert api.get("/api/pause", key=lonely["apiKey"]).json()["items"] == []
 
 
-def test_requested_by_defaults_to_the_key_name(agent):
-    created = create(agent)
+def test_requested_by_defaults_to_the_key_name(agent, team, make_pause):
+    created = make_pause(team)
     assert agent.get(f"/api/pause/{created['watchId']}").json()["requestedBy"] == "default"
 
 
-def test_context_keeps_json_types_exactly(agent):
+def test_context_keeps_json_types_exactly(agent, team, make_pause):
     context = {"f": 1.5, "i": 10**15, "b": True, "n": None, "s": "ü", "l": [1, {"x": []}], "e": {}}
-    created = create(agent, context=context)
+    created = make_pause(team, context=context)
     assert agent.get(f"/api/pause/{created['watchId']}").json()["context"] == context
 
 
-def test_cancel_then_get_shows_cancelled_by_the_key(agent):
-    created = create(agent)
+def test_cancel_then_get_shows_cancelled_by_the_key(agent, team, make_pause):
+    created = make_pause(team)
     cancelled = agent.post(f"/api/pause/{created['watchId']}/cancel", {"reason": "not needed"})
     assert cancelled.status == 200
     pause = agent.get(f"/api/pause/{created['watchId']}").json()
@@ -81,8 +77,8 @@ def test_cancel_then_get_shows_cancelled_by_the_key(agent):
     assert pause["decidedAt"] == pause["decision"]["at"]
 
 
-def test_a_second_cancel_answers_410_with_the_pause(agent):
-    created = create(agent)
+def test_a_second_cancel_answers_410_with_the_pause(agent, team, make_pause):
+    created = make_pause(team)
     agent.post(f"/api/pause/{created['watchId']}/cancel")
     again = agent.post(f"/api/pause/{created['watchId']}/cancel")
     assert again.status == 410
@@ -91,17 +87,17 @@ def test_a_second_cancel_answers_410_with_the_pause(agent):
     assert error["details"]["pause"]["status"] == "cancelled"
 
 
-def test_approve_is_refused_for_api_keys(agent):
-    created = create(agent)
+def test_approve_is_refused_for_api_keys(agent, team, make_pause):
+    created = make_pause(team)
     refused = agent.post(f"/api/pause/{created['watchId']}/approve", {"decision": "approved"})
     assert refused.status == 401
     assert refused.json()["error"]["code"] == "dashboard_session_required"
     assert agent.get(f"/api/pause/{created['watchId']}").json()["status"] == "pending"
 
 
-def test_audit_lists_newest_first_and_by_pause(agent):
-    first = create(agent)
-    second = create(agent)
+def test_audit_lists_newest_first_and_by_pause(agent, team, make_pause):
+    first = make_pause(team)
+    second = make_pause(team)
     agent.post(f"/api/pause/{first['watchId']}/cancel")
     entries = agent.get("/api/audit").json()["items"]
     assert [(e["type"], e["watchId"]) for e in entries] == [
@@ -120,22 +116,22 @@ def test_openapi_document_needs_no_key(api):
     assert {"/api/pause", "/api/pause/{watchId}", "/api/pause/{watchId}/cancel", "/api/audit"} <= set(document["paths"])
 
 
-def test_created_and_cancelled_events_reach_the_bus(agent, cloud, tenant):
-    created = create(agent)
+def test_created_and_cancelled_events_reach_the_bus(agent, cloud, team, make_pause):
+    created = make_pause(team)
     agent.post(f"/api/pause/{created['watchId']}/cancel")
     events = cloud.events()
     assert [e["detail-type"] for e in events] == ["pause.created", "pause.cancelled"]
     detail = events[0]["detail"]
     assert events[0]["source"] == "hitl"
     assert detail["version"] == 1 and detail["type"] == "pause.created"
-    assert detail["tenantId"] == tenant["tenantId"]
+    assert detail["tenantId"] == team["tenantId"]
     assert detail["data"]["watchId"] == created["watchId"]
     assert "context" not in detail["data"]
     assert detail["eventId"] != events[1]["detail"]["eventId"]
 
 
-def test_an_event_is_marked_sent_once_published(agent, cloud):
-    created = create(agent)
+def test_an_event_is_marked_sent_once_published(agent, cloud, team, make_pause):
+    created = make_pause(team)
     stored = cloud.store.table.query(
         key_condition="pk = :pk AND begins_with(sk, :e)", pk=f"P#{created['watchId']}", e="E#"
     ).items
@@ -159,14 +155,14 @@ def test_a_wrong_key_is_401_even_with_a_bad_body(api):
     assert response.json()["error"]["code"] == "invalid_api_key"
 
 
-def test_a_revoked_key_is_refused(api, tenant, admin, monkeypatch):
+def test_a_revoked_key_is_refused(api, team, admin, monkeypatch):
     monkeypatch.setenv("HITL_KEY_CACHE_SECONDS", "0")
     from hitl import runtime
 
     runtime.reset()
-    assert api.get("/api/pause", key=tenant["apiKey"]).status == 200
-    admin.revoke_key(tenant["keyId"])
-    response = api.get("/api/pause", key=tenant["apiKey"])
+    assert api.get("/api/pause", key=team["apiKey"]).status == 200
+    admin.revoke_key(team["keyId"])
+    response = api.get("/api/pause", key=team["apiKey"])
     assert response.status == 401
 
 
@@ -230,8 +226,8 @@ def test_unknown_route_is_our_404_and_wrong_method_our_405(agent):
     ("query", "status"),
     [({"wait": "soon"}, 400), ({"wait": "26"}, 422), ({"wait": "-1"}, 422)],
 )
-def test_a_bad_wait_is_refused(agent, query, status):
-    created = create(agent)
+def test_a_bad_wait_is_refused(agent, query, status, team, make_pause):
+    created = make_pause(team)
     response = agent.get(f"/api/pause/{created['watchId']}", query=query)
     assert response.status == status
     assert response.json()["error"]["code"] == ("invalid_query" if status == 400 else "validation_error")
@@ -243,9 +239,9 @@ def test_a_missing_pause_is_404(agent):
     assert response.json()["error"]["code"] == "pause_not_found"
 
 
-def test_another_tenants_pause_is_exactly_like_a_missing_one(api, make_tenant):
+def test_another_tenants_pause_is_exactly_like_a_missing_one(api, make_tenant, make_pause):
     owner, other = make_tenant(), make_tenant()
-    watch_id = create(api.as_tenant(owner["apiKey"]))["watchId"]
+    watch_id = make_pause(owner)["watchId"]
     intruder = api.as_tenant(other["apiKey"])
     for response, missing in [
         (intruder.get(f"/api/pause/{watch_id}"), intruder.get("/api/pause/w_missing")),

@@ -4,32 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from hitl import runtime, timeutil
-
-
-@pytest.fixture
-def team(make_tenant):
-    return make_tenant(plan="pro", approvers=["ann@x.test", "bob@x.test"])
 
 
 def emails_to(cloud):
     return sorted((str(e["To"]), str(e["Subject"])) for e in cloud.sent_emails())
 
 
-def test_a_reminder_goes_once_to_who_has_not_decided(api, cloud, team, monkeypatch):
-    created = api.post(
-        "/api/pause",
-        {"action": "Deploy", "requiredApprovals": 2, "remindAfterSeconds": 600, "timeoutSeconds": 3600},
-        key=team["apiKey"],
-    )
-    assert created.status == 201
-    watch_id = created.json()["watchId"]
+def test_a_reminder_goes_once_to_who_has_not_decided(api, cloud, team, monkeypatch, make_notified_pause):
+    watch_id = make_notified_pause(team, requiredApprovals=2, remindAfterSeconds=600, timeoutSeconds=3600)
     pause = api.get(f"/api/pause/{watch_id}", key=team["apiKey"]).json()
     assert pause["remindAt"] > pause["createdAt"]
-    cloud.run_queue("notify")
-    cloud.run_queue("email")
     pauses = runtime.services().pauses
     pauses.decide(watch_id, "ann@x.test", "approved", None, "email")
 
@@ -45,20 +30,15 @@ def test_a_reminder_goes_once_to_who_has_not_decided(api, cloud, team, monkeypat
     assert cloud.store.pauses.get_head(watch_id).status == "pending"  # a reminder decides nothing
 
 
-def test_the_reminder_must_come_before_the_timeout(api, team):
-    refused = api.post(
-        "/api/pause", {"action": "Deploy", "remindAfterSeconds": 600, "timeoutSeconds": 600}, key=team["apiKey"]
-    )
+def test_the_reminder_must_come_before_the_timeout(api, team, pause_request):
+    refused = pause_request(team, remindAfterSeconds=600, timeoutSeconds=600)
     assert refused.status == 422
-    too_soon = api.post("/api/pause", {"action": "Deploy", "remindAfterSeconds": 5}, key=team["apiKey"])
+    too_soon = pause_request(team, remindAfterSeconds=5)
     assert too_soon.status == 422
 
 
-def test_an_expired_pause_gets_no_reminder(api, cloud, team, monkeypatch):
-    created = api.post(
-        "/api/pause", {"action": "Deploy", "remindAfterSeconds": 60, "timeoutSeconds": 120}, key=team["apiKey"]
-    )
-    watch_id = created.json()["watchId"]
+def test_an_expired_pause_gets_no_reminder(api, cloud, team, monkeypatch, make_pause):
+    watch_id = make_pause(team, remindAfterSeconds=60, timeoutSeconds=120)["watchId"]
     pauses = runtime.services().pauses
     later = timeutil.now() + timedelta(minutes=3)
     monkeypatch.setattr(pauses, "clock", lambda: later)

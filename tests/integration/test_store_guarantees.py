@@ -29,17 +29,13 @@ def free_tenant(make_tenant):
     return make_tenant(plan="free")
 
 
-def create(api, key, action="Deploy", **extra):
-    return api.post("/api/pause", {"action": action, **extra}, key=key)
-
-
 # --- quota ------------------------------------------------------------------------------
 
 
-def test_the_51st_pause_of_a_free_month_is_402_and_writes_nothing(api, cloud, free_tenant):
+def test_the_51st_pause_of_a_free_month_is_402_and_writes_nothing(api, cloud, free_tenant, pause_request):
     key = free_tenant["apiKey"]
     for n in range(3):
-        assert create(api, key, action=f"a{n}").status == 201
+        assert pause_request(free_tenant, action=f"a{n}").status == 201
     store = cloud.store
     month = timeutil.month_key(timeutil.now())
     assert store.tenants.quota_used(free_tenant["tenantId"], month) == 3
@@ -52,7 +48,7 @@ def test_the_51st_pause_of_a_free_month_is_402_and_writes_nothing(api, cloud, fr
     )
     cloud.events()  # drain
     before = pause_items(cloud)
-    refused = create(api, key, action="one too many", context={"x": 1})
+    refused = pause_request(free_tenant, action="one too many", context={"x": 1})
     assert refused.status == 402
     error = refused.json()["error"]
     assert error["code"] == "quota_exceeded"
@@ -63,15 +59,15 @@ def test_the_51st_pause_of_a_free_month_is_402_and_writes_nothing(api, cloud, fr
     assert store.tenants.quota_used(free_tenant["tenantId"], month) == 50
 
 
-def test_pro_tenants_keep_no_counter(api, cloud, make_tenant):
+def test_pro_tenants_keep_no_counter(api, cloud, make_tenant, pause_request):
     pro = make_tenant(plan="pro")
-    assert create(api, pro["apiKey"]).status == 201
+    assert pause_request(pro).status == 201
     counters = [i for i in items_of(cloud) if i["sk"]["S"].startswith("QUOTA#")]
     assert counters == []
 
 
-def test_the_counter_is_per_calendar_month(api, cloud, free_tenant):
-    assert create(api, free_tenant["apiKey"]).status == 201
+def test_the_counter_is_per_calendar_month(api, cloud, free_tenant, pause_request):
+    assert pause_request(free_tenant).status == 201
     month = timeutil.month_key(timeutil.now())
     assert cloud.store.tenants.quota_used(free_tenant["tenantId"], month) == 1
 
@@ -145,10 +141,10 @@ class ConflictingClient:
         return getattr(self.real, name)
 
 
-def test_a_transaction_conflict_is_retried(api, cloud, free_tenant):
+def test_a_transaction_conflict_is_retried(api, cloud, free_tenant, pause_request):
     store = runtime.services().store
     store.table.client = ConflictingClient(store.table.client, 2)
-    response = create(api, free_tenant["apiKey"])
+    response = pause_request(free_tenant)
     assert response.status == 201
     assert store.table.client.calls == 3
     assert api.get(f"/api/pause/{response.json()['watchId']}", key=free_tenant["apiKey"]).json()["status"] == "pending"
@@ -175,9 +171,9 @@ def decide_directly(cloud, watch_id, outcome="approved"):
     assert services.pauses._transition(head, new, "boss@example.com", "email", now, overdue=False)
 
 
-def test_cancel_of_a_decided_pause_is_409_with_the_pause(api, cloud, make_tenant):
+def test_cancel_of_a_decided_pause_is_409_with_the_pause(api, cloud, make_tenant, make_pause):
     tenant = make_tenant()
-    watch_id = create(api, tenant["apiKey"]).json()["watchId"]
+    watch_id = make_pause(tenant)["watchId"]
     decide_directly(cloud, watch_id)
     refused = api.post(f"/api/pause/{watch_id}/cancel", key=tenant["apiKey"])
     assert refused.status == 409
@@ -187,9 +183,9 @@ def test_cancel_of_a_decided_pause_is_409_with_the_pause(api, cloud, make_tenant
     assert error["details"]["pause"]["decision"]["by"] == "boss@example.com"
 
 
-def test_a_refused_transition_writes_nothing(api, cloud, make_tenant):
+def test_a_refused_transition_writes_nothing(api, cloud, make_tenant, make_pause):
     tenant = make_tenant()
-    watch_id = create(api, tenant["apiKey"]).json()["watchId"]
+    watch_id = make_pause(tenant)["watchId"]
     services = runtime.services()
     stale = services.store.pauses.get_head(watch_id)
     decide_directly(cloud, watch_id)
@@ -202,9 +198,9 @@ def test_a_refused_transition_writes_nothing(api, cloud, make_tenant):
     assert pause_items(cloud) == before  # not even an audit entry or an event
 
 
-def test_cancel_after_expiry_is_410_expired(api, cloud, make_tenant, monkeypatch):
+def test_cancel_after_expiry_is_410_expired(api, cloud, make_tenant, monkeypatch, make_pause):
     tenant = make_tenant()
-    watch_id = create(api, tenant["apiKey"], timeoutSeconds=60).json()["watchId"]
+    watch_id = make_pause(tenant, timeoutSeconds=60)["watchId"]
     later = timeutil.now() + timedelta(minutes=2)
     monkeypatch.setattr(runtime.services().pauses, "clock", lambda: later)
     refused = api.post(f"/api/pause/{watch_id}/cancel", key=tenant["apiKey"])
@@ -266,10 +262,10 @@ def test_cursor_paging_over_250_pauses_returns_each_exactly_once(api, cloud, mak
     assert pages == 7
 
 
-def test_offset_paging_and_its_limit(api, make_tenant):
+def test_offset_paging_and_its_limit(api, make_tenant, make_pause):
     tenant = make_tenant()
     key = tenant["apiKey"]
-    ids_ = [create(api, key, action=f"n{n}").json()["watchId"] for n in range(5)]
+    ids_ = [make_pause(tenant, action=f"n{n}")["watchId"] for n in range(5)]
     page = api.get("/api/pause", query={"limit": "2", "offset": "1"}, key=key).json()
     assert [i["watchId"] for i in page["items"]] == [ids_[3], ids_[2]]
     assert (page["limit"], page["offset"]) == (2, 1)
@@ -282,10 +278,10 @@ def test_offset_paging_and_its_limit(api, make_tenant):
     assert api.get("/api/pause", query={"limit": "101"}, key=key).status == 422
 
 
-def test_a_tampered_or_foreign_cursor_is_400(api, make_tenant):
+def test_a_tampered_or_foreign_cursor_is_400(api, make_tenant, make_pause):
     one, two = make_tenant(), make_tenant()
     for n in range(3):
-        create(api, one["apiKey"], action=f"n{n}")
+        make_pause(one, action=f"n{n}")
     cursor = api.get("/api/pause", query={"limit": "1"}, key=one["apiKey"]).json()["nextCursor"]
     forged = cursor[:-3] + ("AAA" if not cursor.endswith("AAA") else "BBB")
     for key, value in [(one["apiKey"], forged), (two["apiKey"], cursor), (one["apiKey"], "garbage")]:
@@ -296,12 +292,12 @@ def test_a_tampered_or_foreign_cursor_is_400(api, make_tenant):
     assert wrong_query.status == 400
 
 
-def test_the_status_filter_agrees_with_read_time_expiry(api, cloud, make_tenant, monkeypatch):
+def test_the_status_filter_agrees_with_read_time_expiry(api, cloud, make_tenant, monkeypatch, make_pause):
     tenant = make_tenant()
     key = tenant["apiKey"]
-    short = create(api, key, action="short", timeoutSeconds=60).json()["watchId"]
-    long_ = create(api, key, action="long", timeoutSeconds=3600).json()["watchId"]
-    gone = create(api, key, action="gone").json()["watchId"]
+    short = make_pause(tenant, action="short", timeoutSeconds=60)["watchId"]
+    long_ = make_pause(tenant, action="long", timeoutSeconds=3600)["watchId"]
+    gone = make_pause(tenant, action="gone")["watchId"]
     api.post(f"/api/pause/{gone}/cancel", key=key)
     later = timeutil.now() + timedelta(minutes=5)
     monkeypatch.setattr(runtime.services().pauses, "clock", lambda: later)
@@ -321,12 +317,12 @@ def test_the_status_filter_agrees_with_read_time_expiry(api, cloud, make_tenant,
 # --- the sweeper ------------------------------------------------------------------------------
 
 
-def test_the_sweeper_expires_exactly_the_overdue_pending_pauses(api, cloud, make_tenant, monkeypatch):
+def test_the_sweeper_expires_exactly_the_overdue_pending_pauses(api, cloud, make_tenant, monkeypatch, make_pause):
     tenant = make_tenant()
     key = tenant["apiKey"]
-    overdue = {create(api, key, action=f"o{n}", timeoutSeconds=60).json()["watchId"] for n in range(3)}
-    later_ones = {create(api, key, action=f"l{n}", timeoutSeconds=3600).json()["watchId"] for n in range(2)}
-    cancelled = create(api, key, action="c", timeoutSeconds=60).json()["watchId"]
+    overdue = {make_pause(tenant, action=f"o{n}", timeoutSeconds=60)["watchId"] for n in range(3)}
+    later_ones = {make_pause(tenant, action=f"l{n}", timeoutSeconds=3600)["watchId"] for n in range(2)}
+    cancelled = make_pause(tenant, action="c", timeoutSeconds=60)["watchId"]
     api.post(f"/api/pause/{cancelled}/cancel", key=key)
     cloud.events()
     pauses = runtime.services().pauses
@@ -352,14 +348,13 @@ def test_the_sweeper_expires_exactly_the_overdue_pending_pauses(api, cloud, make
     assert (newest["type"], newest["actor"], newest["channel"]) == ("pause.expired", "timeout", "timeout")
 
 
-def test_the_sweeper_republishes_exactly_the_unsent_events(api, cloud, make_tenant, monkeypatch):
+def test_the_sweeper_republishes_exactly_the_unsent_events(api, cloud, make_tenant, monkeypatch, make_pause):
     tenant = make_tenant()
-    key = tenant["apiKey"]
     pauses = runtime.services().pauses
-    sent = create(api, key, action="sent").json()["watchId"]
+    sent = make_pause(tenant, action="sent")["watchId"]
     working = pauses.publisher.publish
     pauses.publisher.publish = lambda events: [False] * len(events)  # the bus is down
-    unsent = [create(api, key, action=f"u{n}").json()["watchId"] for n in range(2)]
+    unsent = [make_pause(tenant, action=f"u{n}")["watchId"] for n in range(2)]
     pauses.publisher.publish = working
     assert [e["detail"]["data"]["watchId"] for e in cloud.events()] == [sent]  # the two never reached the bus
 
@@ -390,10 +385,10 @@ def test_the_sweeper_reads_the_due_index_never_a_scan(cloud, monkeypatch):
 # --- long-polls -------------------------------------------------------------------------------
 
 
-def test_a_long_poll_returns_when_the_pause_is_cancelled(api, cloud, make_tenant):
+def test_a_long_poll_returns_when_the_pause_is_cancelled(api, cloud, make_tenant, make_pause):
     tenant = make_tenant()
     key = tenant["apiKey"]
-    watch_id = create(api, key).json()["watchId"]
+    watch_id = make_pause(tenant)["watchId"]
     pauses = runtime.services().pauses
     naps = []
 
@@ -410,9 +405,9 @@ def test_a_long_poll_returns_when_the_pause_is_cancelled(api, cloud, make_tenant
     assert len(naps) == 3 and all(n <= 0.1 for n in naps)
 
 
-def test_waits_beyond_the_plan_cap_are_429(api, cloud, free_tenant):
+def test_waits_beyond_the_plan_cap_are_429(api, cloud, free_tenant, make_pause):
     key = free_tenant["apiKey"]
-    watch_id = create(api, key).json()["watchId"]
+    watch_id = make_pause(free_tenant)["watchId"]
     store = runtime.services().store
     now = timeutil.epoch(timeutil.now())
     for n in range(5):
@@ -435,19 +430,19 @@ def test_a_dead_waits_lease_runs_out(cloud, free_tenant):
     assert store.waits.acquire(free_tenant["tenantId"], "new", 5, now + 90, now + 31)
 
 
-def test_a_wait_on_a_decided_pause_returns_at_once(api, cloud, make_tenant):
+def test_a_wait_on_a_decided_pause_returns_at_once(api, cloud, make_tenant, make_pause):
     tenant = make_tenant()
-    watch_id = create(api, tenant["apiKey"]).json()["watchId"]
+    watch_id = make_pause(tenant)["watchId"]
     api.post(f"/api/pause/{watch_id}/cancel", key=tenant["apiKey"])
     runtime.services().pauses.sleep = lambda s: (_ for _ in ()).throw(AssertionError("slept"))
     assert api.get(f"/api/pause/{watch_id}", query={"wait": "25"}, key=tenant["apiKey"]).json()["status"] == "cancelled"
 
 
-def test_ttl_is_set_on_decided_pauses_only(api, cloud, make_tenant):
+def test_ttl_is_set_on_decided_pauses_only(api, cloud, make_tenant, make_pause):
     tenant = make_tenant(plan="free")
     key = tenant["apiKey"]
-    pending = create(api, key).json()
-    done = create(api, key).json()
+    pending = make_pause(tenant)
+    done = make_pause(tenant)
     api.post(f"/api/pause/{done['watchId']}/cancel", key=key)
     items = {(i["pk"]["S"], i["sk"]["S"]): i for i in items_of(cloud)}
     assert "ttl" not in items[(f"P#{pending['watchId']}", "P#HEAD")]
