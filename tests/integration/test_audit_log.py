@@ -50,6 +50,10 @@ def admin_cli(cloud, monkeypatch, capsys):
     return run
 
 
+#: what making a tenant records (``make_tenant``: the team, then its first member)
+MADE = {"team.created", "team.member_added"}
+
+
 def audit_items(cloud, watch_id: str) -> list[dict[str, Any]]:
     answer = cloud.client("dynamodb").query(
         TableName=cloud.names.table,
@@ -69,16 +73,13 @@ def test_pro_sees_pause_and_team_events_with_their_chain(api, make_tenant):
     assert api.post(f"/api/pause/{watch_id}/cancel", key=key).status == 200
     key_created(tenant["tenantId"])
 
-    entries = api.get("/api/audit", key=key).json()["items"]
+    entries = [e for e in api.get("/api/audit", key=key).json()["items"] if e["type"] not in MADE]
     assert [e["type"] for e in entries] == ["team.key_created", "pause.cancelled", "pause.created"]
     team, cancelled, created = entries
     assert "watchId" not in team
-    assert (team["actor"], team["channel"], team["ip"], team["prevHash"]) == (
-        "owner@x.test",
-        "dashboard",
-        "198.51.100.7",
-        GENESIS,
-    )
+    assert (team["actor"], team["channel"], team["ip"]) == ("owner@x.test", "dashboard", "198.51.100.7")
+    made = api.get("/api/audit", query={"type": "team.member_added"}, key=key).json()["items"][0]
+    assert team["prevHash"] == made["hash"]  # the team's chain began when the tenant was made
     assert created["prevHash"] == GENESIS and cancelled["prevHash"] == created["hash"]
     assert api.get(f"/api/pause/{watch_id}", key=key).json().keys().isdisjoint({"auditHash"})
 
@@ -132,14 +133,14 @@ def test_team_entries_and_their_chain_head_are_stored_together(cloud, make_tenan
     store = DynamoAudit(cloud.store.table)
     head = store.team_chain_head(tenant_id)
     assert head is not None and head.hash == second["hash"]
-    assert [e.hash for e in store.team_entries(tenant_id)] == [first["hash"], second["hash"]]
+    assert [e.hash for e in store.team_entries(tenant_id)][-2:] == [first["hash"], second["hash"]]
     assert second["prevHash"] == first["hash"]
     # an append against a head that moved on is refused, and nothing is written
     stale = store.team_entries(tenant_id)[0].model_copy(update={"auditId": "aud_stale"})
     with pytest.raises(TransactionRefused) as refused:
         store.append_team_entry(stale, ChainHead(first["hash"]))
     assert refused.value.reasons == ["chainHead"]
-    assert len(store.team_entries(tenant_id)) == 2
+    assert [e.type for e in store.team_entries(tenant_id)] == [*sorted(MADE), "team.key_created", "team.key_created"]
     # stored with its TTL: a year after it happened
     item = cloud.store.table.get(keys.team_audit(tenant_id, second["at"], second["auditId"]))
     assert item is not None
@@ -153,11 +154,15 @@ def test_the_export_streams_the_whole_log_oldest_first_and_checks_out(api, make_
     key_created(tenant["tenantId"])
     log: AuditLog = runtime.services().audit
     lines = list(log.export(tenant["tenantId"], "pro", "jsonl"))
-    assert [json.loads(line).get("type") for line in lines[:-1]] == ["pause.created"] * 3 + ["team.key_created"]
+    assert [json.loads(line).get("type") for line in lines[:-1]] == [
+        *sorted(MADE),
+        *["pause.created"] * 3,
+        "team.key_created",
+    ]
     exported = tmp_path / "export.jsonl"
     exported.write_text("".join(lines))
     status, report = admin_cli("verify-audit", "--file", str(exported))
-    assert (status, report["ok"], report["entries"]) == (0, True, 4)
+    assert (status, report["ok"], report["entries"]) == (0, True, 6)
 
 
 # --- hitl-admin verify-audit ----------------------------------------------------------------------
@@ -172,7 +177,7 @@ def test_verify_audit_reports_an_intact_log(api, make_tenant, admin_cli):
     assert status == 0
     assert report == {
         "tenantId": tenant["tenantId"],
-        "entries": 3,
+        "entries": 5,  # the tenant's making (team.created, team.member_added) too
         "ok": True,
         "chains": 2,
         "intact": 2,
