@@ -28,7 +28,7 @@ def concrete(path: str) -> str:
 @pytest.fixture
 def browsers(api: Client, cloud, make_tenant, admin) -> dict[str, Browser]:
     team = make_tenant(plan="pro", approvers=[OWNER, APPROVER], name="Acme")
-    make_tenant(plan="pro", approvers=[OUTSIDER], name="Elsewhere")
+    make_tenant(plan="pro", approvers=["boss@elsewhere.test", OUTSIDER], name="Elsewhere")  # an approver there
     tenants = cloud.store.tenants
     owner = tenants.member(team["tenantId"], OWNER)
     tenants.put_approver(Approver(**{**owner.to_json(), "role": "owner"}))
