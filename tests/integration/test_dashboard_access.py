@@ -28,8 +28,11 @@ def concrete(path: str) -> str:
 @pytest.fixture
 def browsers(api: Client, cloud, make_tenant, admin) -> dict[str, Browser]:
     team = make_tenant(plan="pro", approvers=[OWNER, APPROVER], name="Acme")
-    make_tenant(plan="pro", approvers=[OUTSIDER], name="Elsewhere")
+    elsewhere = make_tenant(plan="pro", approvers=[OUTSIDER], name="Elsewhere")
     tenants = cloud.store.tenants
+    # the outsider approves for another team (not its owner: owners' pages refuse them too)
+    outsider = tenants.member(elsewhere["tenantId"], OUTSIDER)
+    tenants.put_approver(Approver(**{**outsider.to_json(), "role": "approver"}))
     owner = tenants.member(team["tenantId"], OWNER)
     tenants.put_approver(Approver(**{**owner.to_json(), "role": "owner"}))
     approver = tenants.member(team["tenantId"], APPROVER)
