@@ -9,8 +9,11 @@ Without them the test is skipped, except under CI (``CI=true``), where it fails.
 
 from __future__ import annotations
 
+import json
 import os
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -175,3 +178,129 @@ def test_an_approver_opens_the_link_in_chromium_and_confirms(browser, stack):
     finally:
         desktop.close()
         phone.close()
+
+
+# --- an owner on the dashboard: keys, webhooks, settings -------------------------------------------
+
+OWNER_DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
+AXE = REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js"
+#: what fails the test: axe-core's two worst levels
+BLOCKING = ("serious", "critical")
+
+
+def sign_in_from_the_outbox(page: Any, stack: Stack, email: str) -> None:
+    """Ask for a link on /login, open it from the local outbox in the same browser (it holds the
+    login cookie, so no code is asked), press the one button: signed in, on /app."""
+    page.goto(stack.url + "/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Email me a sign-in link").click()
+    link = next(u for u in wait_for_email(stack, email, "sign-in")["links"] if "/login/" in u)
+    page.goto(link)
+    page.get_by_role("button", name=f"Sign in as {email}").click()
+    page.wait_for_url(stack.url + "/app")
+
+
+def serious_violations(page: Any) -> list[str]:
+    """axe-core, injected into the page (the context bypasses our CSP for it only)."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in BLOCKING
+    ]
+
+
+def call_api(url: str, key: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+    """What curl would do: one HTTP request with the key, the JSON answer."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method="POST" if body is not None else "GET")
+    request.add_header("Authorization", f"Bearer {key}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read())
+
+
+def test_an_owner_makes_a_key_on_the_dashboard_and_uses_it_with_curl(browser, stack):
+    # Given a team whose owner signs in from the outbox
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: `make install` (npm ci) installs axe-core", pytrace=False)
+    tag = uuid.uuid4().hex[:8]
+    owner = f"olga-{tag}@example.com"
+    stack.admin("create-tenant", f"owner-{tag}", "--plan", "pro", "--approver", owner)
+    desktop = browser.new_context(**OWNER_DESKTOP, bypass_csp=True)
+    try:
+        page = desktop.new_page()
+        problems: list[str] = []
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        sign_in_from_the_outbox(page, stack, owner)
+
+        # When the owner creates a key on /app/keys
+        page.goto(stack.url + "/app/keys")
+        assert serious_violations(page) == []
+        page.get_by_label("Name (what the key is for)").fill("curl-bot")
+        page.get_by_role("button", name="Create key").click()
+
+        # Then the key is shown once, in the secret box, and works with plain HTTP
+        expect(page.get_by_role("heading", level=1)).to_have_text("Your new key “curl-bot”")
+        key = page.locator(".secret").inner_text().strip()
+        assert key.startswith("hitl_") and len(key) == 41
+        assert serious_violations(page) == []
+        shot(page, "app-keys.png")
+        status, created = call_api(stack.url + "/api/pause", key, {"action": f"Deploy [{tag}]", "context": {}})
+        assert status == 201, created
+        status, listed = call_api(stack.url + "/api/pause", key)
+        assert status == 200 and created["watchId"] in [p["watchId"] for p in listed["items"]]
+        page.goto(stack.url + "/app/keys")
+        assert key not in page.content()  # never again
+
+        # and revoking it refuses its very next request
+        page.get_by_role("button", name=f"Revoke the key curl-bot (…{key[-4:]})").click()
+        expect(page.locator(".notice")).to_contain_text("is revoked")
+        status, refused = call_api(stack.url + "/api/pause", key)
+        assert status == 401 and refused["error"]["code"] == "invalid_api_key"
+
+        # and the webhooks and settings pages read well, and pass axe-core
+        page.goto(stack.url + "/app/webhooks")
+        page.get_by_label("URL").fill("http://127.0.0.1:9/hitl-events")
+        page.get_by_label("Description (optional)").fill("the ops channel's relay")
+        page.get_by_role("button", name="Add endpoint").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Webhook created")
+        assert page.locator(".secret").inner_text().startswith("whsec_")
+        assert serious_violations(page) == []
+        page.goto(stack.url + "/app/webhooks")
+        assert "whsec_" not in page.content()
+        assert serious_violations(page) == []
+        shot(page, "app-webhooks.png")
+        page.goto(stack.url + "/app/settings")
+        expect(page.get_by_text("1 pause in")).to_be_visible()
+        assert serious_violations(page) == []
+        shot(page, "app-settings.png")
+
+        # and on a phone (the same session), each page fits the screen
+        phone = browser.new_context(**PHONE, bypass_csp=True, storage_state=desktop.storage_state())
+        try:
+            mobile = phone.new_page()
+            mobile.goto(stack.url + "/app/keys")
+            mobile.get_by_label("Name (what the key is for)").fill("phone-bot")
+            mobile.get_by_role("button", name="Create key").click()
+            expect(mobile.locator(".secret")).to_be_in_viewport()
+            shot(mobile, "app-keys-phone.png")
+            for path, name in (
+                ("/app/webhooks", "app-webhooks-phone.png"),
+                ("/app/settings", "app-settings-phone.png"),
+            ):
+                mobile.goto(stack.url + path)
+                width = mobile.evaluate("document.documentElement.scrollWidth")
+                assert width <= PHONE["viewport"]["width"], (path, width)
+                assert serious_violations(mobile) == []
+                shot(mobile, name)
+        finally:
+            phone.close()
+        assert problems == []
+    finally:
+        desktop.close()

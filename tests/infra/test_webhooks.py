@@ -94,9 +94,10 @@ def test_functions_that_use_the_key_are_told_its_arn(synthesized, key_id, spec):
         assert wiring.ENV_KMS_KEY not in variables
 
 
-def test_the_api_and_the_deliverer_are_the_ones_that_use_the_key():
-    # the premise of the tests above: registration encrypts, delivery decrypts
-    assert {spec.name for spec in wiring.FUNCTIONS if wiring.KMS_USE in spec.needs} == {"api", WEBHOOKS}
+def test_the_api_the_dashboard_and_the_deliverer_are_the_ones_that_use_the_key():
+    # the premise of the tests above: registration (API or an owner's page) encrypts, delivery
+    # and the callback secret's reveal decrypt
+    assert {spec.name for spec in wiring.FUNCTIONS if wiring.KMS_USE in spec.needs} == {"api", "dashboard", WEBHOOKS}
     assert Settings.model_fields["kms_key_id"].validation_alias == wiring.ENV_KMS_KEY
 
 
@@ -189,7 +190,7 @@ def test_the_deliverer_consumes_both_queues_reporting_batch_item_failures(synthe
     assert queue["VisibilityTimeout"] == VISIBILITY_TIMEOUT_FACTOR * wiring.WEBHOOKS.timeout_s
 
 
-def test_the_api_and_the_deliverer_may_send_to_the_deliveries_queue_and_know_its_url(synthesized):
+def test_the_api_the_dashboard_and_the_deliverer_may_send_to_the_deliveries_queue_and_know_its_url(synthesized):
     queue_id = synthesized.queue_id(DELIVERIES)
     variable = wiring.queue_url_env(DELIVERIES)
 
@@ -200,7 +201,8 @@ def test_the_api_and_the_deliverer_may_send_to_the_deliveries_queue_and_know_its
             if "sqs:SendMessage" in actions(statement)
             for resource in resources(statement)
         ]
-        expected = spec.name in {"api", WEBHOOKS}  # the API redrives (manual retry), the deliverer fans out
+        # the API and an owner's page redrive (manual retry), the deliverer fans out
+        expected = spec.name in {"api", "dashboard", WEBHOOKS}
         assert ({"Fn::GetAtt": [queue_id, "Arn"]} in sendable) == expected, spec.name
         assert (synthesized.environment(spec.name).get(variable) == {"Ref": queue_id}) == expected, spec.name
 

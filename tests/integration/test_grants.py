@@ -150,6 +150,37 @@ def test_each_function_calls_exactly_the_table_actions_it_is_granted(api, cloud,
     csrf = {"X-CSRF-Token": people.form_field(home, "csrf")}
     assert ann.post_json(f"/api/pause/{mine['watchId']}/approve", {"decision": "approved"}, headers=csrf).status == 200
     assert ann.get("/app/sessions").status == 200
+    # ... and, as the team's owner: a key made and revoked, a webhook made, switched, retried,
+    # deleted, the callback secret revealed and rotated, the name and the floor changed
+    form = {"csrf": csrf["X-CSRF-Token"]}
+    assert ann.get("/app/keys").status == 200
+    assert ann.post("/app/keys", {**form, "name": "from-the-dashboard"}).status == 200
+    made = next(
+        k
+        for k in runtime.tenant_admin(cloud.store).list_keys(tenant["tenantId"])["keys"]
+        if k["name"] == "from-the-dashboard"
+    )
+    assert ann.post(f"/app/keys/{made['keyId']}/revoke", form).status == 303
+    assert ann.get("/app/webhooks").status == 200
+    assert (
+        ann.post("/app/webhooks", {**form, "url": "http://127.0.0.1:9/dash", "event.pause.created": "on"}).status == 200
+    )
+    dash_hook = next(e["id"] for e in api.get("/api/webhooks", key=key).json()["items"] if e["url"].endswith("/dash"))
+    assert ann.post(f"/app/webhooks/{dash_hook}/disable", form).status == 303
+    assert ann.get(f"/app/webhooks/{webhook['id']}").status == 200
+    delivery = api.get(f"/api/webhooks/{webhook['id']}/deliveries", key=key).json()["items"][0]["deliveryId"]
+    assert ann.post(f"/app/webhooks/{webhook['id']}/deliveries/{delivery}/retry", form).status == 303
+    assert ann.post(f"/app/webhooks/{dash_hook}/delete", form).status == 303
+    assert ann.post("/app/webhooks/callback-secret/reveal", form).status == 200
+    assert ann.post("/app/webhooks/callback-secret/rotate", form).status == 200
+    assert ann.get("/app/settings").status == 200
+    assert ann.post("/app/settings/name", {**form, "name": "Renamed"}).status == 303
+    assert (
+        ann.post(
+            "/app/settings/policy", {**form, "minRequiredApprovals": "1", "minAutoApproveTimeoutSeconds": "60"}
+        ).status
+        == 303
+    )
     assert ann.post("/app/sessions/end-all", {"csrf": csrf["X-CSRF-Token"]}).status == 303
 
     for spec in wiring.FUNCTIONS:

@@ -485,7 +485,9 @@ def test_webhooks_function_delivers_a_signed_webhook_against_aws_apis(invoke: In
     queue = SqsWorkQueue(session.client("sqs"), names.queues["deliveries"])
     service = WebhookService(store.webhooks, crypto, queue, allow_loopback_http=True)
     with receiver() as hook:
-        endpoint = service.register(tenant["tenantId"], RegisterWebhook(url=hook.url, events=["pause.cancelled"]))
+        endpoint = service.register(
+            tenant["tenantId"], RegisterWebhook(url=hook.url, events=["pause.cancelled"]), actor="test", channel="admin"
+        )
         envelope = {
             "type": "pause.cancelled",
             "version": 1,

@@ -98,7 +98,7 @@ def parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("list-keys", help="a tenant's keys: id, name, last 4 characters, use, revoked")
     keys.add_argument("tenant", help=tenant_help)
 
-    revoke = commands.add_parser("revoke-key", help="revoke a key by its id (key_…); effective within a minute")
+    revoke = commands.add_parser("revoke-key", help="revoke a key by its id (key_…); refused from the next request on")
     revoke.add_argument("key_id", help="the key's id, key_… (list-keys shows it)")
 
     add = commands.add_parser("add-approver", help="add a member, already confirmed (role approver unless --role)")

@@ -325,3 +325,16 @@ def test_a_key_lookup_is_cached_for_its_time_and_a_revocation_then_counts(store)
     with pytest.raises(Exception) as refused:
         auth.authenticate(f"Bearer {key}")
     assert getattr(refused.value, "code", None) == "invalid_api_key"
+
+
+def test_by_default_every_request_reads_its_key_so_a_revocation_counts_at_the_next_one(store):
+    team(store)
+    key = ids.new_api_key()
+    record = ApiKeyRecord(keyId="key_2", tenantId="t_acme", name="agent", last4=key[-4:], createdAt=timeutil.iso(START))
+    store.tenants.keys[ids.sha256_hex(key)] = record
+    auth = Authenticator(store.tenants, clock=lambda: 0.0)  # the clock never moves: no cache could expire
+    assert auth.authenticate(f"Bearer {key}").tenant_id == "t_acme"
+    store.tenants.keys[ids.sha256_hex(key)] = record.model_copy(update={"revoked": True})
+    with pytest.raises(Exception) as refused:
+        auth.authenticate(f"Bearer {key}")
+    assert getattr(refused.value, "code", None) == "invalid_api_key"

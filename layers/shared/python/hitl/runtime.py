@@ -136,6 +136,7 @@ def webhooks() -> WebhookService:
         deliveries_queue(),
         allow_loopback_http=settings.webhook_allow_loopback,
         retry_scale=settings.webhook_retry_scale,
+        audit=services().audit,
     )
 
 

@@ -25,8 +25,9 @@ class Settings(BaseModel):
     table_name: str = Field(validation_alias=wiring.ENV_TABLE)
     event_bus_name: str = Field(validation_alias=wiring.ENV_BUS)
     public_base_url: str = Field(default="http://127.0.0.1:3000", validation_alias=wiring.ENV_PUBLIC_BASE_URL)
-    #: how long a warm function trusts a key lookup (a revocation takes effect within this)
-    key_cache_seconds: int = Field(default=60, validation_alias=wiring.ENV_KEY_CACHE_SECONDS)
+    #: how long a warm function trusts a key lookup (a revocation takes effect within this);
+    #: 0, the default: every request reads its key, so a revocation counts at the next request
+    key_cache_seconds: int = Field(default=0, validation_alias=wiring.ENV_KEY_CACHE_SECONDS)
     #: the From of approval emails: an address of an SES-verified identity
     sender: str = Field(default=wiring.DEFAULT_SENDER, validation_alias=wiring.ENV_SENDER)
     ses_configuration_set: str | None = Field(default=None, validation_alias=wiring.ENV_SES_CONFIGURATION_SET)

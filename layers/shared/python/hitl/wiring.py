@@ -170,8 +170,9 @@ DASHBOARD = Function(
     description="People: sign-in and sign-up, sessions, the dashboard's pages and its decisions",
     memory_mb=512,
     # sessions, sign-in links and rate counters written and deleted; a decision is a transition;
-    # sign-in and invitation emails sent directly
-    needs=frozenset({BUS_PUT, SES_SEND})
+    # sign-in and invitation emails sent directly; an owner's webhook secrets encrypted and
+    # decrypted, a delivery queued again (retry)
+    needs=frozenset({BUS_PUT, SES_SEND, KMS_USE, sends_to("deliveries")})
     | table_access(GET_ITEM, QUERY, PUT_ITEM, UPDATE_ITEM, DELETE_ITEM, *TRANSACTION),
     local_warm=1,
     local_max=4,
@@ -212,6 +213,22 @@ DASHBOARD_PAGES: tuple[tuple[str, str], ...] = (
     ("POST", "/app/sessions/{sessionId}/end"),
     ("POST", "/app/sessions/end-all"),
     ("POST", "/app/switch"),
+    # the owners' keys, webhooks and settings
+    ("GET", "/app/keys"),
+    ("POST", "/app/keys"),
+    ("POST", "/app/keys/{keyId}/revoke"),
+    ("GET", "/app/webhooks"),
+    ("POST", "/app/webhooks"),
+    ("GET", "/app/webhooks/{webhookId}"),
+    ("POST", "/app/webhooks/{webhookId}/enable"),
+    ("POST", "/app/webhooks/{webhookId}/disable"),
+    ("POST", "/app/webhooks/{webhookId}/delete"),
+    ("POST", "/app/webhooks/{webhookId}/deliveries/{deliveryId}/retry"),
+    ("POST", "/app/webhooks/callback-secret/reveal"),
+    ("POST", "/app/webhooks/callback-secret/rotate"),
+    ("GET", "/app/settings"),
+    ("POST", "/app/settings/name"),
+    ("POST", "/app/settings/policy"),
 )
 DASHBOARD_ROUTES: tuple[Route, ...] = tuple(
     Route(method, path, "dashboard") for method, path in DASHBOARD_PAGES

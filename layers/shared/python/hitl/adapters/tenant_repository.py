@@ -142,6 +142,17 @@ class DynamoTenants:
     def set_floor(self, tenant_id: str, floor: dict[str, Any]) -> None:
         self._set(tenant_id, "floor", floor)
 
+    def rename(self, tenant_id: str, name: str) -> None:
+        """The tenant's name, and its name in the lookup index (``hitl-admin`` finds it by it)."""
+        self.table.update(
+            keys.tenant(tenant_id),
+            "SET #name = :name, lookupPk = :lpk",
+            condition="attribute_exists(pk)",
+            names={"#name": "name"},
+            name=name,
+            lpk=keys.tenant_name(name),
+        )
+
     # --- members (owners and approvers) and invitations ---------------------------------------
 
     @staticmethod
@@ -365,15 +376,23 @@ class DynamoTenants:
         item = self.table.get(keys.api_key(key_hash), consistent=False)
         return ApiKeyRecord.model_validate(item) if item else None
 
-    def revoke_key(self, key_id: str) -> ApiKeyRecord | None:
+    def revoke_key(self, key_id: str, *, tenant_id: str | None = None) -> tuple[ApiKeyRecord, bool] | None:
+        """Mark the key revoked: the key as it is now and whether this call revoked it; None when
+        there is no such key (or, with ``tenant_id``, it is another tenant's)."""
         page = self.table.query(index=wiring.LOOKUP.name, key_condition="lookupPk = :lpk", lpk=keys.key_id(key_id))
-        if not page.items:
+        if not page.items or (tenant_id is not None and page.items[0].get("tenantId") != tenant_id):
             return None
         found = page.items[0]
-        updated = self.table.update(
-            keys.Key(found["pk"], found["sk"]), "SET revoked = :yes", returns="ALL_NEW", yes=True
+        before = self.table.update(
+            keys.Key(found["pk"], found["sk"]),
+            "SET revoked = :yes",
+            condition="attribute_exists(pk)",
+            returns="ALL_OLD",
+            yes=True,
         )
-        return ApiKeyRecord.model_validate(updated)
+        if before is None:
+            return None
+        return ApiKeyRecord.model_validate({**before, "revoked": True}), not before.get("revoked", False)
 
     def touch_key(self, key_hash: str, now: str, older_than: str) -> None:
         """Record use at most once per period: only if the last use is older than ``older_than``."""

@@ -28,11 +28,12 @@ class Principal:
 @dataclass
 class Authenticator:
     """Turns a bearer key into a Principal.  A malformed key or a bad checksum is refused with no
-    database call; a warm function trusts a lookup for ``cache_seconds`` (so a revoked key stops
-    working within that)."""
+    database call.  By default every request reads its key (one eventually consistent GetItem),
+    so a revoked key is refused at the next request; ``cache_seconds`` > 0 lets a warm function
+    trust a lookup that long instead (a revoked key then stops working within it)."""
 
     tenants: TenantRepository
-    cache_seconds: int = 60
+    cache_seconds: int = 0
     clock: Callable[[], float] = time.monotonic
     _cache: dict[str, tuple[float, Principal | None]] = field(default_factory=dict)
 
@@ -49,7 +50,8 @@ class Authenticator:
             principal = cached[1]
         else:
             principal = self._lookup(key_hash)
-            self._cache[key_hash] = (self.clock() + self.cache_seconds, principal)
+            if self.cache_seconds > 0:
+                self._cache[key_hash] = (self.clock() + self.cache_seconds, principal)
         if principal is None:
             raise Unauthorized("The API key is not valid.", code="invalid_api_key")
         return principal

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from hitl import ids, timeutil
 from hitl.domain import rules, team_events
 from hitl.domain.errors import Conflict, NotFound, Unprocessable
-from hitl.domain.models import ApiKeyRecord, Approver, PlanName, Role, Tenant
+from hitl.domain.models import ApiKeyRecord, Approver, Channel, PlanName, Role, Tenant
 from hitl.domain.ports import InvitationMailer, TeamAudit
 from hitl.domain.requests import MAX_TIMEOUT_S
 from hitl.domain.teams import ADMIN, Teams, normal_email, seats_taken
@@ -18,11 +18,18 @@ if TYPE_CHECKING:  # the adapter is injected; the domain only names its type
 
 #: ``list-tenants`` shows at most this many tenants unless asked for more.
 LIST_LIMIT = 1000
+#: a team's name, as sign-up takes it (``hitl.domain.signin.MAX_TEAM_NAME``)
+MAX_TEAM_NAME = 80
+#: a key's name (what it is for)
+MAX_KEY_NAME = 80
 
 
 @dataclass
 class TenantAdmin:
-    """``audit`` records the team's events (members added, invited, removed);
+    """``audit`` records the team's events (members added, invited, removed; keys created and
+    revoked; the policy floor, the plan and the name changed), each once, here: callers (the
+    operator's ``hitl-admin``, an owner on the dashboard) say who they are with ``actor``,
+    ``channel`` and ``ip``;
     ``invitations`` and ``base_url`` send the invitations of ``create_tenant(invite_owners=True)``."""
 
     store: DynamoTenants
@@ -98,9 +105,22 @@ class TenantAdmin:
             answer["invited"] = invited
         return answer
 
-    def create_key(self, tenant_ref: str, name: str = "default", key: str | None = None) -> dict[str, Any]:
-        """A new API key; the full key is in the answer once and never stored."""
+    def create_key(
+        self,
+        tenant_ref: str,
+        name: str = "default",
+        key: str | None = None,
+        *,
+        actor: str = ADMIN,
+        channel: Channel = "admin",
+        ip: str | None = None,
+    ) -> dict[str, Any]:
+        """A new API key; the full key is in the answer once and never stored (nor recorded: the
+        audit entry names the key's id and name)."""
         tenant = self.tenant(tenant_ref)
+        name = " ".join(name.split())
+        if not name or len(name) > MAX_KEY_NAME:
+            raise Unprocessable(f"Give the key a name of 1 to {MAX_KEY_NAME} characters.", code="invalid_key_name")
         secret = key or ids.new_api_key()
         if not ids.is_well_formed_key(secret):
             raise Unprocessable("Not a well-formed API key.")
@@ -112,13 +132,43 @@ class TenantAdmin:
             createdAt=timeutil.iso(timeutil.now()),
         )
         self.store.put_api_key(ids.sha256_hex(secret), record)
+        self.audit.record_team_event(
+            tenant.tenantId,
+            team_events.KEY_CREATED,
+            actor=actor,
+            channel=channel,
+            ip=ip,
+            details={"keyId": record.keyId, "name": name},
+        )
         return {"tenantId": tenant.tenantId, "keyId": record.keyId, "name": name, "apiKey": secret}
 
-    def revoke_key(self, key_id: str) -> dict[str, Any]:
-        record = self.store.revoke_key(key_id)
+    def revoke_key(
+        self,
+        key_id: str,
+        *,
+        tenant_id: str | None = None,
+        actor: str = ADMIN,
+        channel: Channel = "admin",
+        ip: str | None = None,
+    ) -> dict[str, Any]:
+        """Revoke a key at once: the next request with it is refused (a warm function re-reads
+        the key on every request unless ``HITL_KEY_CACHE_SECONDS`` says otherwise).  With
+        ``tenant_id``, another tenant's key is as missing as an unknown one.  Revoking a revoked
+        key changes nothing and records nothing."""
+        record = self.store.revoke_key(key_id, tenant_id=tenant_id)
         if record is None:
-            raise NotFound(f"No key {key_id}.")
-        return record.to_json()
+            raise NotFound(f"No key {key_id}.", code="key_not_found")
+        key, changed = record
+        if changed:
+            self.audit.record_team_event(
+                key.tenantId,
+                team_events.KEY_REVOKED,
+                actor=actor,
+                channel=channel,
+                ip=ip,
+                details={"keyId": key.keyId, "name": key.name},
+            )
+        return key.to_json()
 
     def add_approver(self, tenant_ref: str, email: str, role: Role | None = None) -> dict[str, Any]:
         """Add a member already confirmed (role approver unless ``role``; an invited one is
@@ -203,6 +253,14 @@ class TenantAdmin:
             )
         self.store.set_plan(tenant.tenantId, plan)
         self.store.mark_listed(tenant)
+        if plan != tenant.plan:
+            self.audit.record_team_event(
+                tenant.tenantId,
+                team_events.PLAN_CHANGED,
+                actor=ADMIN,
+                channel="admin",
+                details={"from": tenant.plan, "to": plan},
+            )
         return changed.to_json()
 
     def set_policy(
@@ -212,9 +270,15 @@ class TenantAdmin:
         allow_auto_approve: bool | None = None,
         min_required_approvals: int | None = None,
         min_auto_approve_timeout_seconds: int | None = None,
+        actor: str = ADMIN,
+        channel: Channel = "admin",
+        ip: str | None = None,
+        lower_hint: str = "give --min-approvals {n}",
     ) -> dict[str, Any]:
-        """Change the tenant's policy floor; what is not given stays as it is.  Warm functions
-        see it within a minute (they cache a key's tenant for at most 60 s)."""
+        """Change the tenant's policy floor; what is not given stays as it is.  The next create
+        uses it (a create reads its tenant fresh).  A floor no create could meet is refused
+        (``floor_unmeetable``, saying what to do); a change is recorded with the floor before
+        and after."""
         tenant = self.tenant(tenant_ref)
         changes: dict[str, Any] = {}
         if allow_auto_approve is not None:
@@ -228,7 +292,7 @@ class TenantAdmin:
                 raise Unprocessable("The minimum timeout for auto-approval cannot be negative.")
             changes["minAutoApproveTimeoutSeconds"] = min_auto_approve_timeout_seconds
         floor = tenant.floor.model_copy(update=changes)
-        self._check_floor_meetable(tenant, floor.minRequiredApprovals)
+        self._check_floor_meetable(tenant, floor.minRequiredApprovals, lower_hint)
         if floor.allowAutoApprove and floor.minAutoApproveTimeoutSeconds > MAX_TIMEOUT_S:
             raise Unprocessable(
                 f"Auto-approval needs a timeout of at least {floor.minAutoApproveTimeoutSeconds} s, longer than "
@@ -237,13 +301,47 @@ class TenantAdmin:
             )
         self.store.set_floor(tenant.tenantId, floor.to_json())
         self.store.mark_listed(tenant)
+        if floor != tenant.floor:
+            self.audit.record_team_event(
+                tenant.tenantId,
+                team_events.POLICY_CHANGED,
+                actor=actor,
+                channel=channel,
+                ip=ip,
+                details={"from": tenant.floor.to_json(), "to": floor.to_json()},
+            )
         return {"tenantId": tenant.tenantId, "name": tenant.name, "floor": floor.to_json()}
+
+    def rename(
+        self, tenant_ref: str, name: str, *, actor: str = ADMIN, channel: Channel = "admin", ip: str | None = None
+    ) -> dict[str, Any]:
+        """Give the team a new name (1 to 80 characters, spaces collapsed).  Names need not be
+        unique — sign-up does not ask either, and refusing a taken name would tell an owner the
+        names of other customers' teams; ``hitl-admin`` then asks for the tenant id."""
+        tenant = self.tenant(tenant_ref)
+        wanted = " ".join(name.split())
+        if not wanted or len(wanted) > MAX_TEAM_NAME:
+            raise Unprocessable(f"Give the team a name of 1 to {MAX_TEAM_NAME} characters.", code="invalid_team")
+        if wanted != tenant.name:
+            self.store.rename(tenant.tenantId, wanted)
+            self.audit.record_team_event(
+                tenant.tenantId,
+                team_events.TEAM_RENAMED,
+                actor=actor,
+                channel=channel,
+                ip=ip,
+                details={"from": tenant.name, "to": wanted},
+            )
+        return {**tenant.to_json(), "name": wanted}
 
     def describe(self, tenant_ref: str) -> dict[str, Any]:
         """The tenant, its approvers, and this month's pauses: the quota counter on metered
-        plans; on unmetered ones (which keep no counter) a bounded count of the month's pauses."""
+        plans; on unmetered ones (which keep no counter) a bounded count of the month's pauses.
+        ``seats``: the plan's approver limit and what counts toward it (members and pending
+        invitations, as ``Teams.seats`` counts them)."""
         tenant = self.tenant(tenant_ref)
-        month = timeutil.month_key(timeutil.now())
+        now = timeutil.now()
+        month = timeutil.month_key(now)
         limit = rules.PLANS[tenant.plan].monthly_pauses
         usage: dict[str, Any] = {"month": month, "limit": limit}
         if limit is not None:
@@ -253,10 +351,16 @@ class TenantAdmin:
             usage["pauses"] = counted.value
             if not counted.complete:
                 usage["atLeast"] = True
+        members = self.store.approvers(tenant.tenantId)
         return {
             **tenant.to_json(),
-            "approvers": [a.view() for a in self.store.approvers(tenant.tenantId)],
+            "approvers": [a.view() for a in members],
             "usage": usage,
+            "seats": {
+                "plan": tenant.plan,
+                "limit": rules.PLANS[tenant.plan].approvers,
+                "used": seats_taken(members, timeutil.iso(now)),
+            },
         }
 
     def list_tenants(self, limit: int = LIST_LIMIT) -> dict[str, Any]:
@@ -279,8 +383,9 @@ class TenantAdmin:
     def _confirmed(self, tenant: Tenant) -> set[str]:
         return {a.email for a in self.store.approvers(tenant.tenantId) if a.status == "confirmed"}
 
-    def _check_floor_meetable(self, tenant: Tenant, needed: int) -> None:
-        """Refuse a floor no create could meet: more approvals than the tenant has approvers."""
+    def _check_floor_meetable(self, tenant: Tenant, needed: int, lower_hint: str = "give --min-approvals {n}") -> None:
+        """Refuse a floor no create could meet: more approvals than the tenant has approvers
+        (``lower_hint``: how the caller's user lowers it, ``{n}`` the most it may be)."""
         if needed <= 1:
             return
         have = len(self._confirmed(tenant))
@@ -293,7 +398,7 @@ class TenantAdmin:
             how = "add approvers first"
         raise Unprocessable(
             f"A floor of {needed} approvals cannot be met: {tenant.name} has {_approvers(have)} "
-            f"and every create would fail ({how}, or give --min-approvals {max(have, 1)}).",
+            f"and every create would fail ({how}, or {lower_hint.format(n=max(have, 1))}).",
             code="floor_unmeetable",
         )
 

@@ -1,13 +1,15 @@
-"""Webhook endpoints, their delivery log, and the callback secret."""
+"""Webhook endpoints, their delivery log, and the callback secret.  Changes are recorded in the
+team's audit log (by the service) with the key's name as the actor, channel ``api``."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
+from hitl.domain.auth import Principal
 from hitl.http.app import json_response, principal
 from hitl.http.responses import (
     MISMATCH,
@@ -32,6 +34,13 @@ def tenant() -> str:
     return principal(router).tenant_id
 
 
+def caller() -> tuple[str, dict[str, Any]]:
+    """The tenant, and who is changing something (for its audit entry): the key's name."""
+    who: Principal = principal(router)
+    source = router.current_event.raw_event.get("requestContext", {}).get("http", {}).get("sourceIp")
+    return who.tenant_id, {"actor": who.key.name, "channel": "api", "ip": source or None}
+
+
 @router.post(
     "/api/webhooks",
     summary="Register a webhook endpoint (its secret is shown once)",
@@ -40,7 +49,8 @@ def tenant() -> str:
     custom_response_validation_http_code=MISMATCH,
 )
 def register(body: RegisterWebhook) -> Response[RegisteredWebhook]:
-    return json_response(201, webhooks().register(tenant(), body))
+    tenant_id, by = caller()
+    return json_response(201, webhooks().register(tenant_id, body, **by))
 
 
 @router.get(
@@ -67,7 +77,8 @@ def list_webhooks() -> Response[WebhookList]:
     custom_response_validation_http_code=MISMATCH,
 )
 def update(webhookId: str, body: UpdateWebhook) -> Response[Webhook]:
-    return json_response(200, webhooks().update(tenant(), webhookId, body))
+    tenant_id, by = caller()
+    return json_response(200, webhooks().update(tenant_id, webhookId, body, **by))
 
 
 @router.delete(
@@ -77,7 +88,8 @@ def update(webhookId: str, body: UpdateWebhook) -> Response[Webhook]:
     custom_response_validation_http_code=MISMATCH,
 )
 def delete(webhookId: str) -> Response[Deleted]:
-    webhooks().delete(tenant(), webhookId)
+    tenant_id, by = caller()
+    webhooks().delete(tenant_id, webhookId, **by)
     return json_response(200, {"deleted": webhookId})
 
 
@@ -133,4 +145,5 @@ def callback_secret() -> Response[CallbackSecret]:
     custom_response_validation_http_code=MISMATCH,
 )
 def rotate_callback_secret() -> Response[CallbackSecret]:
-    return json_response(200, webhooks().rotate_callback_secret(tenant()))
+    tenant_id, by = caller()
+    return json_response(200, webhooks().rotate_callback_secret(tenant_id, **by))

@@ -42,6 +42,7 @@ def environment() -> Environment:
     )
     env.filters["when"] = lambda text: describe_time(text)
     env.filters["ago"] = lambda text: describe_age(text)
+    env.filters["stamp"] = lambda text: timeutil.parse(text).strftime("%Y-%m-%d %H:%M UTC")
     return env
 
 

@@ -5,6 +5,10 @@
 twice.  ``deliver`` makes one attempt: it checks the URL again (SSRF), signs with a fresh
 timestamp, posts to the checked address and logs the attempt; a failure raises
 ``RetryLater`` with the schedule's delay.
+
+Every change of an endpoint or of the callback secret is recorded here, once, as a team event
+(``audit``) with who made it — ``actor``, ``channel``, ``ip``: an API key's name through the
+API, an owner's email on the dashboard — and never a secret.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hitl import ids, timeutil
+from hitl.domain import team_events
 from hitl.domain.errors import BadRequest, Conflict, NotFound, Unprocessable
 from hitl.observability import logger
 from hitl.webhooks import signing, ssrf, transport
@@ -33,6 +38,8 @@ from hitl.webhooks.models import (
 
 if TYPE_CHECKING:  # the adapter is injected; the domain only names its type
     from hitl.adapters.webhook_store import WebhookStore
+    from hitl.domain.models import Channel
+    from hitl.domain.ports import TeamAudit
 
 CALLBACK = "callback"
 ROTATION_OVERLAP = timedelta(hours=24)
@@ -69,8 +76,11 @@ class WebhookService:
         post: Callable[..., transport.Attempt] = transport.post,
         clock: Callable[[], datetime] = timeutil.now,
         timeout_s: float = transport.TIMEOUT_S,
+        audit: TeamAudit | None = None,
     ) -> None:
         self.timeout_s = timeout_s
+        #: where endpoint and secret changes are recorded (None: nowhere, as in bare tests)
+        self.audit = audit
         self.store = store
         self.crypto = crypto
         self.queue = queue
@@ -88,7 +98,22 @@ class WebhookService:
 
     # --- endpoints ---------------------------------------------------------------------
 
-    def register(self, tenant_id: str, request: RegisterWebhook) -> dict[str, Any]:
+    def _record(
+        self,
+        tenant_id: str,
+        type_: str,
+        *,
+        actor: str,
+        channel: Channel,
+        ip: str | None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        if self.audit is not None:
+            self.audit.record_team_event(tenant_id, type_, actor=actor, channel=channel, ip=ip, details=details)
+
+    def register(
+        self, tenant_id: str, request: RegisterWebhook, *, actor: str, channel: Channel, ip: str | None = None
+    ) -> dict[str, Any]:
         self.check_url(request.url)
         secret = signing.new_secret()
         endpoint = Endpoint(
@@ -100,11 +125,23 @@ class WebhookService:
             createdAt=timeutil.iso(self.clock()),
         )
         self.store.put_endpoint(endpoint, self.crypto.encrypt(tenant_id, secret))
+        self._record(
+            tenant_id,
+            team_events.WEBHOOK_CREATED,
+            actor=actor,
+            channel=channel,
+            ip=ip,
+            details={"webhookId": endpoint.webhookId, "url": endpoint.url, "events": endpoint.events},
+        )
         return {**endpoint_view(endpoint), "secret": secret}
 
     def endpoints(self, tenant_id: str) -> list[dict[str, Any]]:
         endpoints = sorted((e for e, _ in self.store.endpoints(tenant_id)), key=lambda e: e.createdAt, reverse=True)
         return [endpoint_view(e) for e in endpoints]
+
+    def endpoint(self, tenant_id: str, webhook_id: str) -> dict[str, Any]:
+        """One endpoint (no secret); another tenant's is as missing as an unknown one."""
+        return endpoint_view(self._owned(tenant_id, webhook_id)[0])
 
     def _owned(self, tenant_id: str, webhook_id: str) -> tuple[Endpoint, str]:
         found = self.store.endpoint(tenant_id, webhook_id)
@@ -112,19 +149,47 @@ class WebhookService:
             raise NotFound(f"No webhook {webhook_id}.", code="webhook_not_found")
         return found
 
-    def update(self, tenant_id: str, webhook_id: str, request: UpdateWebhook) -> dict[str, Any]:
-        self._owned(tenant_id, webhook_id)
+    def update(
+        self,
+        tenant_id: str,
+        webhook_id: str,
+        request: UpdateWebhook,
+        *,
+        actor: str,
+        channel: Channel,
+        ip: str | None = None,
+    ) -> dict[str, Any]:
+        before, _ = self._owned(tenant_id, webhook_id)
         changes = request.model_dump(exclude_unset=True)
         if not changes:
             raise BadRequest("Nothing to change: send enabled, events or description.", code="empty_update")
         updated = self.store.update_endpoint(tenant_id, webhook_id, changes)
         if updated is None:
             raise NotFound(f"No webhook {webhook_id}.", code="webhook_not_found")
+        changed = {k: v for k, v in changes.items() if getattr(before, k) != v}
+        if changed:
+            self._record(
+                tenant_id,
+                team_events.WEBHOOK_CHANGED,
+                actor=actor,
+                channel=channel,
+                ip=ip,
+                details={"webhookId": webhook_id, "url": updated.url, "changes": changed},
+            )
         return endpoint_view(updated)
 
-    def delete(self, tenant_id: str, webhook_id: str) -> None:
-        if not self.store.delete_endpoint(tenant_id, webhook_id):
+    def delete(self, tenant_id: str, webhook_id: str, *, actor: str, channel: Channel, ip: str | None = None) -> None:
+        found = self.store.endpoint(tenant_id, webhook_id)
+        if found is None or not self.store.delete_endpoint(tenant_id, webhook_id):
             raise NotFound(f"No webhook {webhook_id}.", code="webhook_not_found")
+        self._record(
+            tenant_id,
+            team_events.WEBHOOK_DELETED,
+            actor=actor,
+            channel=channel,
+            ip=ip,
+            details={"webhookId": webhook_id, "url": found[0].url},
+        )
 
     # --- the callback secret --------------------------------------------------------------
 
@@ -140,7 +205,9 @@ class WebhookService:
             assert stored is not None
         return self._secret_view(tenant_id, stored)
 
-    def rotate_callback_secret(self, tenant_id: str) -> dict[str, Any]:
+    def rotate_callback_secret(
+        self, tenant_id: str, *, actor: str, channel: Channel, ip: str | None = None
+    ) -> dict[str, Any]:
         """A new secret now; the old one keeps signing beside it for 24 hours."""
         for _ in range(5):
             current = self.store.callback_secret(tenant_id)
@@ -155,7 +222,16 @@ class WebhookService:
             if self.store.put_callback_secret(tenant_id, fresh, current["currentCipher"] if current else None):
                 stored = self.store.callback_secret(tenant_id)
                 assert stored is not None
-                return self._secret_view(tenant_id, stored)
+                shown = self._secret_view(tenant_id, stored)
+                self._record(
+                    tenant_id,
+                    team_events.CALLBACK_SECRET_ROTATED,
+                    actor=actor,
+                    channel=channel,
+                    ip=ip,
+                    details={"createdAt": shown["createdAt"], "previousValidUntil": shown["previousValidUntil"]},
+                )
+                return shown
         raise Conflict("The secret was rotated concurrently; read it again.", code="conflict")
 
     def _secret_view(self, tenant_id: str, stored: dict[str, Any]) -> dict[str, Any]:

@@ -8,11 +8,19 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from hitl.http.app import handles
-from hitl.http.dashboard import account, audit, pauses, signin
+from hitl.http.dashboard import account, audit, keys, pauses, signin, team_settings, webhooks
 from hitl.http.dashboard.views import refused_page
 from hitl.observability import logger
 
-ROUTERS = (signin.router, pauses.router, account.router, audit.router)
+ROUTERS = (
+    signin.router,
+    pauses.router,
+    account.router,
+    audit.router,
+    keys.router,
+    webhooks.router,
+    team_settings.router,
+)
 
 
 def build() -> APIGatewayHttpResolver:

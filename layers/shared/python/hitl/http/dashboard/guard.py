@@ -49,6 +49,12 @@ class PageRequest:
         return web.client_ip(self.event)
 
     @property
+    def by(self) -> dict[str, Any]:
+        """Who is changing something, as a use case records it in the team's audit log: the
+        signed-in member's email, channel ``dashboard``, the client's IP."""
+        return {"actor": self.signed_in.email, "channel": "dashboard", "ip": self.ip}
+
+    @property
     def user_agent(self) -> str | None:
         return self.event.headers.get("user-agent")
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
+from hitl.domain import errors
 from hitl.domain.sessions import SignedIn
 from hitl.http import web
 from hitl.runtime import people, services
@@ -53,3 +54,18 @@ def render(
 def refused_page(status: int, message: str, who: SignedIn | None = None) -> Response[str]:
     titles = {400: "The form could not be read", 401: "Sign in first", 403: "Not allowed", 404: "Not found"}
     return render(who, "app_message.html.j2", status=status, title=titles.get(status, "Not possible"), message=message)
+
+
+#: a refused use case's status on the owners' pages (the one table: typed errors, no message text)
+REFUSAL_STATUS: tuple[tuple[type[errors.DomainError], int], ...] = (
+    (errors.NotFound, 404),
+    (errors.Forbidden, 403),
+    (errors.Conflict, 409),
+    (errors.Gone, 410),
+    (errors.Unprocessable, 422),
+    (errors.BadRequest, 400),
+)
+
+
+def refusal_status(error: errors.DomainError) -> int:
+    return next((status for kind, status in REFUSAL_STATUS if isinstance(error, kind)), 400)
