@@ -28,7 +28,8 @@ def concrete(path: str) -> str:
 @pytest.fixture
 def browsers(api: Client, cloud, make_tenant, admin) -> dict[str, Browser]:
     team = make_tenant(plan="pro", approvers=[OWNER, APPROVER], name="Acme")
-    make_tenant(plan="pro", approvers=[OUTSIDER], name="Elsewhere")
+    # the outsider is an approver of their own team (its owner is someone else)
+    make_tenant(plan="pro", approvers=["lead@elsewhere.example", OUTSIDER], name="Elsewhere")
     tenants = cloud.store.tenants
     owner = tenants.member(team["tenantId"], OWNER)
     tenants.put_approver(Approver(**{**owner.to_json(), "role": "owner"}))

@@ -170,9 +170,10 @@ DASHBOARD = Function(
     description="People: sign-in and sign-up, sessions, the dashboard's pages and its decisions",
     memory_mb=512,
     # sessions, sign-in links and rate counters written and deleted; a decision is a transition;
-    # sign-in and invitation emails sent directly
+    # the team page's role changes and removals check, in the same transaction, that another
+    # owner remains (ConditionCheck); sign-in and invitation emails sent directly
     needs=frozenset({BUS_PUT, SES_SEND})
-    | table_access(GET_ITEM, QUERY, PUT_ITEM, UPDATE_ITEM, DELETE_ITEM, *TRANSACTION),
+    | table_access(GET_ITEM, QUERY, PUT_ITEM, UPDATE_ITEM, DELETE_ITEM, CONDITION_CHECK_ITEM, *TRANSACTION),
     local_warm=1,
     local_max=4,
 )
@@ -210,6 +211,14 @@ DASHBOARD_PAGES: tuple[tuple[str, str], ...] = (
     ("POST", "/app/sessions/{sessionId}/end"),
     ("POST", "/app/sessions/end-all"),
     ("POST", "/app/switch"),
+    ("GET", "/app/team"),
+    ("POST", "/app/team/invitations"),
+    ("POST", "/app/team/invitations/resend"),
+    ("POST", "/app/team/invitations/revoke"),
+    ("POST", "/app/team/members/role"),
+    ("POST", "/app/team/members/remove"),
+    ("GET", "/invite/{token}"),
+    ("POST", "/invite/{token}"),
 )
 DASHBOARD_ROUTES: tuple[Route, ...] = tuple(
     Route(method, path, "dashboard") for method, path in DASHBOARD_PAGES

@@ -8,11 +8,11 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from hitl.http.app import handles
-from hitl.http.dashboard import account, pauses, signin
+from hitl.http.dashboard import account, pauses, signin, team
 from hitl.http.dashboard.views import refused_page
 from hitl.observability import logger
 
-ROUTERS = (signin.router, pauses.router, account.router)
+ROUTERS = (signin.router, pauses.router, account.router, team.router)
 
 
 def build() -> APIGatewayHttpResolver:
