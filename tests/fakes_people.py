@@ -76,6 +76,11 @@ class MemoryMembers:
     def memberships(self, email: str) -> list[Approver]:
         return [m for (_, e), m in self.members.items() if e == email]
 
+    def touch_member(self, tenant_id: str, email: str, now: str, older_than: str | None = None) -> None:
+        found = self.members.get((tenant_id, email))
+        if found is not None and (older_than is None or not found.lastActiveAt or found.lastActiveAt < older_than):
+            self.members[(tenant_id, email)] = found.model_copy(update={"lastActiveAt": now})
+
     def create_tenant(self, tenant: Tenant) -> bool:
         if tenant.tenantId in self.tenants:
             return False

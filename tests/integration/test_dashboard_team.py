@@ -97,7 +97,8 @@ def test_the_owner_invites_and_the_invitee_joins_signed_in_and_is_emailed_the_ne
     home = bea.get("/app")
     assert home.status == 200 and f"{BEA} (approver)" in home.text
     assert status_of(cloud, team["tenantId"], BEA) == "confirmed"
-    assert "confirmed" in owen.get("/app/team").text.split(BEA, 1)[1][:400]
+    row = owen.get("/app/team").text.split(BEA, 1)[1][:600]
+    assert "confirmed" in row and "last active just now" in row  # her request to /app counts
     # and the link is used up
     again = Browser(api).get(link)
     assert again.status == 410 and "accepted already" in again.text
