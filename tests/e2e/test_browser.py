@@ -240,7 +240,7 @@ def test_an_owner_invites_a_member_who_accepts_in_another_browser(browser, stack
         expect(mobile.locator("header")).to_contain_text(f"{member} (approver)")
 
         # Then the owner sees them confirmed, on the desktop and on a phone
-        page.reload()
+        page.goto(f"{stack.url}/app/team")
         row = page.locator("#members li").filter(has_text=member)
         expect(row).to_contain_text("confirmed")
         expect(row.get_by_role("button", name="Remove")).to_be_visible()
