@@ -78,7 +78,7 @@ class MemoryMembers:
 
     def touch_member(self, tenant_id: str, email: str, now: str, older_than: str | None = None) -> None:
         found = self.members.get((tenant_id, email))
-        if found and (older_than is None or (found.lastActiveAt or "") < older_than):
+        if found is not None and (older_than is None or not found.lastActiveAt or found.lastActiveAt < older_than):
             self.members[(tenant_id, email)] = found.model_copy(update={"lastActiveAt": now})
 
     def create_tenant(self, tenant: Tenant) -> bool:

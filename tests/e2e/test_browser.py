@@ -304,3 +304,85 @@ def test_an_owner_makes_a_key_on_the_dashboard_and_uses_it_with_curl(browser, st
         assert problems == []
     finally:
         desktop.close()
+
+
+TEAM_DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
+
+
+def sign_in_in(page: Any, stack: Stack, email: str) -> None:
+    """Sign ``email`` in through the login form and the emailed link, in this browser."""
+    page.goto(f"{stack.url}/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Email me a sign-in link").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
+    link = next(u for u in wait_for_email(stack, email, "sign-in link")["links"] if "/login/" in u)
+    page.goto(link)
+    with page.expect_navigation(url=f"{stack.url}/app"):
+        page.get_by_role("button", name=f"Sign in as {email}").click()
+
+
+def test_an_owner_invites_a_member_who_accepts_in_another_browser(browser, stack):
+    # Given a starter team (3 approvers) whose owner is signed in
+    tag = uuid.uuid4().hex[:8]
+    owner, member = f"olga-{tag}@example.com", f"mo-{tag}@example.com"
+    team_name = f"team-{tag}"
+    stack.admin("create-tenant", team_name, "--plan", "starter", "--approver", owner)
+    owners = browser.new_context(**TEAM_DESKTOP)
+    owners_phone = browser.new_context(**PHONE)
+    invitees = browser.new_context(**PHONE)
+    scanner = browser.new_context(**TEAM_DESKTOP)
+    try:
+        page = owners.new_page()
+        problems: list[str] = []
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        sign_in_in(page, stack, owner)
+
+        # When the owner invites the member on /app/team
+        page.goto(f"{stack.url}/app/team")
+        expect(page.locator("#seats")).to_contain_text("1 of 3 approvers")
+        page.get_by_label("Email", exact=True).fill(member)
+        page.get_by_label("Role", exact=True).select_option("approver")
+        page.get_by_role("button", name="Send the invitation").click()
+        expect(page.get_by_role("status")).to_have_text(f"Invitation sent to {member}.")
+        expect(page.locator("#seats")).to_contain_text("2 of 3 approvers")
+        expect(page.locator("#members li").filter(has_text=member)).to_contain_text("invited")
+
+        # Then the member is emailed; opening the link in a fresh browser (a scanner running
+        # JavaScript, say) shows the invitation and accepts nothing
+        link = next(u for u in wait_for_email(stack, member, "invited")["links"] if "/invite/" in u)
+        peek = scanner.new_page()
+        peek.goto(link)
+        expect(peek.get_by_role("heading", level=1)).to_have_text(f"Join {team_name}")
+        peek.wait_for_timeout(1000)
+        shot(peek, "invite.png")
+        page.reload()
+        expect(page.locator("#members li").filter(has_text=member)).to_contain_text("invited")
+
+        # When the member opens it on their phone and presses Join
+        mobile = invitees.new_page()
+        mobile.goto(link)
+        join = mobile.get_by_role("button", name=f"Join as {member}")
+        expect(join).to_be_in_viewport()
+        shot(mobile, "invite-phone.png")
+        with mobile.expect_navigation(url=f"{stack.url}/app"):
+            join.click()
+        expect(mobile.locator("header")).to_contain_text(f"{member} (approver)")
+
+        # Then the owner sees them confirmed, on the desktop and on a phone
+        page.goto(f"{stack.url}/app/team")
+        row = page.locator("#members li").filter(has_text=member)
+        expect(row).to_contain_text("confirmed")
+        expect(row.get_by_role("button", name="Remove")).to_be_visible()
+        shot(page, "team.png")
+        owners_phone.add_cookies(owners.cookies())
+        phone_page = owners_phone.new_page()
+        phone_page.goto(f"{stack.url}/app/team")
+        expect(phone_page.locator("#members li").filter(has_text=member)).to_contain_text("confirmed")
+        shot(phone_page, "team-phone.png")
+        # and the used link now says so
+        peek.reload()
+        expect(peek.get_by_role("heading", level=1)).to_have_text("This invitation cannot be used")
+        assert problems == []
+    finally:
+        for context in (owners, owners_phone, invitees, scanner):
+            context.close()

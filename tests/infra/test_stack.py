@@ -161,7 +161,7 @@ TABLE_ACTIONS_OF = {
     "notifier": {"GetItem", "Query", "PutItem", "UpdateItem"},
     "pages": {"GetItem", "Query", "PutItem", "UpdateItem"},
     "webhooks": {"GetItem", "Query", "PutItem"},
-    "dashboard": {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"},
+    "dashboard": {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
 }
 
 

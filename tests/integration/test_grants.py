@@ -181,7 +181,21 @@ def test_each_function_calls_exactly_the_table_actions_it_is_granted(api, cloud,
         ).status
         == 303
     )
-    assert ann.post("/app/sessions/end-all", {"csrf": csrf["X-CSRF-Token"]}).status == 303
+    # the owner's team page: invite, re-send, revoke; an invitee accepts; a role changes, a member goes
+    assert ann.get("/app/team").status == 200
+    for email in ("dee@x.test", "eve@x.test"):
+        assert ann.post("/app/team/invitations", {**form, "email": email, "role": "approver"}).status == 303
+    assert ann.post("/app/team/invitations/resend", {**form, "email": "dee@x.test"}).status == 303
+    assert ann.post("/app/team/invitations/revoke", {**form, "email": "eve@x.test"}).status == 303
+    text = cloud.sent_emails()[-1].get_body(preferencelist=("plain",)).get_content()
+    invitation = re.search(r"/invite/[A-Za-z0-9_-]{43}", text)
+    assert invitation, text
+    dee = Browser(api)
+    shown = dee.get(invitation.group(0))
+    assert dee.post(invitation.group(0), {"csrf": people.form_field(shown, "csrf")}).status == 303
+    assert ann.post("/app/team/members/role", {**form, "email": "dee@x.test", "role": "owner"}).status == 303
+    assert ann.post("/app/team/members/remove", {**form, "email": "dee@x.test"}).status == 303
+    assert ann.post("/app/sessions/end-all", form).status == 303
 
     for spec in wiring.FUNCTIONS:
         called = calls.by_function.get(spec.name, set())

@@ -18,9 +18,11 @@ from hitl.domain.service import PauseService
 from hitl.settings import get_settings
 
 if TYPE_CHECKING:
+    from hitl.domain.joining import Joining
     from hitl.domain.notify import Notifier
     from hitl.domain.sessions import Sessions
     from hitl.domain.signin import SignIn
+    from hitl.domain.teams import Teams
     from hitl.domain.tenants import TenantAdmin
     from hitl.webhooks.service import WebhookService
 
@@ -85,14 +87,21 @@ def notifier() -> Notifier:
 class People:
     sessions: Sessions
     signin: SignIn
+    #: the owners' ``/app/team`` (members, invitations by email, roles, removal)
+    teams: Teams
+    #: the invitee's ``/invite/{token}``: accept and sign in
+    joining: Joining
 
 
 @lru_cache(maxsize=1)
 def people() -> People:
-    """Sessions and sign-in: only the dashboard builds them."""
+    """Sessions, sign-in and teams: only the dashboard builds them."""
     from hitl.adapters.people_repository import DynamoPeople
+    from hitl.domain.joining import Joining
     from hitl.domain.sessions import Sessions
     from hitl.domain.signin import SignIn, SignInRules
+    from hitl.domain.teams import Teams
+    from hitl.notify.invitation import InvitationEmails
 
     settings = get_settings()
     store = services().store
@@ -109,7 +118,14 @@ def people() -> People:
         window_s=settings.login_window_seconds,
     )
     mailer = SesMailer(aws.sesv2(), settings.sender, settings.ses_configuration_set)
-    return People(sessions, SignIn(repository, store.tenants, sessions, mailer, services().audit, rules))
+    audit = services().audit
+    teams = Teams(store.tenants, audit, base_url=settings.base_url, mailer=InvitationEmails(mailer, settings.sender))
+    return People(
+        sessions,
+        SignIn(repository, store.tenants, sessions, mailer, audit, rules),
+        teams,
+        Joining(teams, sessions, audit),
+    )
 
 
 @lru_cache(maxsize=1)

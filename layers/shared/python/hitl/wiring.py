@@ -171,9 +171,10 @@ DASHBOARD = Function(
     memory_mb=512,
     # sessions, sign-in links and rate counters written and deleted; a decision is a transition;
     # sign-in and invitation emails sent directly; an owner's webhook secrets encrypted and
-    # decrypted, a delivery queued again (retry)
+    # decrypted, a delivery queued again (retry); the team page's role changes and removals
+    # check, in the same transaction, that another owner remains (ConditionCheck)
     needs=frozenset({BUS_PUT, SES_SEND, KMS_USE, sends_to("deliveries")})
-    | table_access(GET_ITEM, QUERY, PUT_ITEM, UPDATE_ITEM, DELETE_ITEM, *TRANSACTION),
+    | table_access(GET_ITEM, QUERY, PUT_ITEM, UPDATE_ITEM, DELETE_ITEM, CONDITION_CHECK_ITEM, *TRANSACTION),
     local_warm=1,
     local_max=4,
 )
@@ -229,6 +230,15 @@ DASHBOARD_PAGES: tuple[tuple[str, str], ...] = (
     ("GET", "/app/settings"),
     ("POST", "/app/settings/name"),
     ("POST", "/app/settings/policy"),
+    # the owners' team page, and invitations
+    ("GET", "/app/team"),
+    ("POST", "/app/team/invitations"),
+    ("POST", "/app/team/invitations/resend"),
+    ("POST", "/app/team/invitations/revoke"),
+    ("POST", "/app/team/members/role"),
+    ("POST", "/app/team/members/remove"),
+    ("GET", "/invite/{token}"),
+    ("POST", "/invite/{token}"),
 )
 DASHBOARD_ROUTES: tuple[Route, ...] = tuple(
     Route(method, path, "dashboard") for method, path in DASHBOARD_PAGES

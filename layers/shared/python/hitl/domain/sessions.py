@@ -19,10 +19,11 @@ from hitl import ids, timeutil
 from hitl.domain.models import Approver
 from hitl.domain.people import Session
 
-#: how often a session's last activity (and the member's "last active") is written at most
+#: how often a session's last activity is written at most
 TOUCH_EVERY = timedelta(minutes=5)
+#: how often a member's "last active" (the team page shows it) is written at most
+MEMBER_TOUCH_EVERY = timedelta(hours=1)
 CSRF_PURPOSE = "csrf"
-MEMBER_TOUCH = timedelta(hours=1)
 
 
 class SessionStore(Protocol):
@@ -130,10 +131,9 @@ class Sessions:
             session, member = replace(session, tenantId=other.tenantId), other
         if timeutil.parse(session.lastSeenAt) < now - TOUCH_EVERY:
             self.store.touch_session(secret_hash, timeutil.iso(now), timeutil.iso(now - TOUCH_EVERY))
-            # the team page's "last active", at most hourly
-            self.members.touch_member(
-                session.tenantId, session.email, timeutil.iso(now), timeutil.iso(now - MEMBER_TOUCH)
-            )
+        stale = timeutil.iso(now - MEMBER_TOUCH_EVERY)
+        if member.lastActiveAt is None or member.lastActiveAt < stale:
+            self.members.touch_member(member.tenantId, member.email, timeutil.iso(now), older_than=stale)
         return SignedIn(session, secret_hash, member, ids.keyed_hash(secret, CSRF_PURPOSE))
 
     def teams(self, email: str) -> list[Approver]:
