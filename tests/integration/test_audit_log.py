@@ -51,7 +51,7 @@ def admin_cli(cloud, monkeypatch, capsys):
 
 
 #: what making a tenant records (``make_tenant``: the team, then its first member)
-MADE = {"team.created", "team.member_added"}
+MADE = ["team.created", "team.member_added", "team.key_created"]
 
 
 def audit_items(cloud, watch_id: str) -> list[dict[str, Any]]:
@@ -73,12 +73,12 @@ def test_pro_sees_pause_and_team_events_with_their_chain(api, make_tenant):
     assert api.post(f"/api/pause/{watch_id}/cancel", key=key).status == 200
     key_created(tenant["tenantId"])
 
-    entries = [e for e in api.get("/api/audit", key=key).json()["items"] if e["type"] not in MADE]
+    entries = api.get("/api/audit", key=key).json()["items"][:3]  # the tenant's making is older
     assert [e["type"] for e in entries] == ["team.key_created", "pause.cancelled", "pause.created"]
     team, cancelled, created = entries
     assert "watchId" not in team
     assert (team["actor"], team["channel"], team["ip"]) == ("owner@x.test", "dashboard", "198.51.100.7")
-    made = api.get("/api/audit", query={"type": "team.member_added"}, key=key).json()["items"][0]
+    made = api.get("/api/audit", query={"type": "team.key_created"}, key=key).json()["items"][1]
     assert team["prevHash"] == made["hash"]  # the team's chain began when the tenant was made
     assert created["prevHash"] == GENESIS and cancelled["prevHash"] == created["hash"]
     assert api.get(f"/api/pause/{watch_id}", key=key).json().keys().isdisjoint({"auditHash"})
@@ -89,7 +89,7 @@ def test_the_type_filter_and_a_team_type_on_a_lower_plan(api, make_tenant):
     create(api, pro["apiKey"])
     key_created(pro["tenantId"])
     only = api.get("/api/audit", query={"type": "team.key_created"}, key=pro["apiKey"]).json()["items"]
-    assert [e["type"] for e in only] == ["team.key_created"]
+    assert [e["type"] for e in only] == ["team.key_created"] * 2  # the tenant's first key, and this one
     assert api.get("/api/audit", query={"type": "pause.approved"}, key=pro["apiKey"]).json()["items"] == []
 
     free = make_tenant(plan="free")
@@ -140,7 +140,7 @@ def test_team_entries_and_their_chain_head_are_stored_together(cloud, make_tenan
     with pytest.raises(TransactionRefused) as refused:
         store.append_team_entry(stale, ChainHead(first["hash"]))
     assert refused.value.reasons == ["chainHead"]
-    assert [e.type for e in store.team_entries(tenant_id)] == [*sorted(MADE), "team.key_created", "team.key_created"]
+    assert [e.type for e in store.team_entries(tenant_id)] == [*MADE, "team.key_created", "team.key_created"]
     # stored with its TTL: a year after it happened
     item = cloud.store.table.get(keys.team_audit(tenant_id, second["at"], second["auditId"]))
     assert item is not None
@@ -155,14 +155,14 @@ def test_the_export_streams_the_whole_log_oldest_first_and_checks_out(api, make_
     log: AuditLog = runtime.services().audit
     lines = list(log.export(tenant["tenantId"], "pro", "jsonl"))
     assert [json.loads(line).get("type") for line in lines[:-1]] == [
-        *sorted(MADE),
+        *MADE,
         *["pause.created"] * 3,
         "team.key_created",
     ]
     exported = tmp_path / "export.jsonl"
     exported.write_text("".join(lines))
     status, report = admin_cli("verify-audit", "--file", str(exported))
-    assert (status, report["ok"], report["entries"]) == (0, True, 6)
+    assert (status, report["ok"], report["entries"]) == (0, True, 7)
 
 
 # --- hitl-admin verify-audit ----------------------------------------------------------------------
@@ -177,7 +177,7 @@ def test_verify_audit_reports_an_intact_log(api, make_tenant, admin_cli):
     assert status == 0
     assert report == {
         "tenantId": tenant["tenantId"],
-        "entries": 5,  # the tenant's making (team.created, team.member_added) too
+        "entries": 6,  # the tenant's making (team.created, team.member_added, team.key_created) too
         "ok": True,
         "chains": 2,
         "intact": 2,
