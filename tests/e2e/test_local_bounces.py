@@ -1,6 +1,6 @@
 """On the local stack, an approval email to SES's mailbox simulator bounces (or is complained
 about) as in AWS: the local SES simulator puts SES's event on the default bus, and the same rule →
-queue → notifier path puts the failed notification on the pause within seconds."""
+queue → notifier path puts the failed notification on the pause (``make bench`` times it)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ pytestmark = pytest.mark.e2e
 
 BOUNCE = "bounce@simulator.amazonses.com"
 COMPLAINT = "complaint@simulator.amazonses.com"
-#: create → email → SES's report → the pause, on one machine
-WITHIN_S = 5
 
 
 def _failed_notifications(client, watch_id):
@@ -21,20 +19,18 @@ def _failed_notifications(client, watch_id):
     return pause if pause.get("notifications") else None
 
 
-def test_a_bounced_approval_email_shows_on_the_pause_within_seconds(stack, agent, eventually):
+def test_a_bounced_approval_email_shows_on_the_pause(stack, agent, eventually):
     # Given a tenant whose one approver's mailbox bounces
     tenant = stack.admin("create-tenant", "bouncing", "--plan", "pro", "--approver", BOUNCE)
     client = agent.as_tenant(tenant["apiKey"])
 
     # When its agent creates a pause
-    started = time.monotonic()
     created = client.post("/api/pause", {"action": "Rotate the database password", "context": {"db": "main"}})
     assert created.status == 201, created.body
     watch_id = created.json()["watchId"]
 
-    # Then, within seconds, the pause says the approver will not get the email
+    # Then the pause soon says the approver will not get the email
     pause = eventually(lambda: _failed_notifications(client, watch_id), timeout_s=15, every_s=0.1)
-    assert time.monotonic() - started < WITHIN_S
     assert pause["notifications"] == [{"to": BOUNCE, "channel": "email", "status": "failed"}]
     assert pause["status"] == "pending"
     # with one pause.notification_failed event, and the email in the outbox (it was sent)
