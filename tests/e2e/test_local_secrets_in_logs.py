@@ -20,7 +20,9 @@ import pytest
 from hitl_local import state
 from hitl_local.receiver import receiver
 from hitl_local.server import banner
+from tests.client import Browser
 from tests.e2e.conftest import Http, Stack, start_stack, stop_stack
+from tests.people import form_field
 
 pytestmark = pytest.mark.e2e
 
@@ -34,6 +36,9 @@ class Secrets:
 
     def __init__(self) -> None:
         self.found: dict[str, str] = {}
+        #: six-digit sign-in codes: too short to look for alone (any number may hold them), so
+        #: looked for as a form field or a JSON value
+        self.codes: list[str] = []
 
     def add(self, what: str, value: str) -> str:
         assert value, what
@@ -48,6 +53,9 @@ class Secrets:
             hits = sorted(w for w in windows if w in output)
             if value in output or hits:
                 leaked.append(f"{what} ({value[:8]}…): {len(hits)} pieces of it, e.g. {hits[:1]}")
+        for code in self.codes:
+            if re.search(rf"code\W{{1,4}}{code}\b", output):
+                leaked.append(f"a sign-in code ({code[:2]}…)")
         return leaked
 
 
@@ -95,6 +103,48 @@ def post_form(stack: Stack, path: str, fields: dict[str, str]) -> int:
 
 def path_of(url: str) -> str:
     return urlsplit(url).path
+
+
+def link_in(stack: Stack, to: str, subject: str, prefix: str, after: int) -> tuple[str, dict[str, Any]]:
+    """The path of the first link starting ``prefix`` in an email to ``to`` (the outbox's
+    ``after``-th email or later) whose subject holds ``subject``, and the email."""
+    deadline = time.monotonic() + EMAIL_WAIT_S
+    while True:
+        outbox = stack.http().get("/_local/outbox.json").json()  # newest first
+        found = [e for e in outbox[: max(0, len(outbox) - after)] if e["to"] == [to] and subject in e["subject"]]
+        paths = [path_of(link) for e in found for link in e["links"] if path_of(link).startswith(prefix)]
+        if paths:
+            return paths[0], found[0]
+        assert time.monotonic() < deadline, f"no email to {to} about {subject!r} with a {prefix} link"
+        time.sleep(0.1)
+
+
+def sign_in(stack: Stack, secrets: Secrets, email: str, *, other_device: bool) -> tuple[Browser, str]:
+    """Sign ``email`` in through the emailed link (and, from another device, its code), adding
+    every secret of the way to ``secrets``: the link's token, the binding cookie, the code, the
+    session cookie and its CSRF token.  The signed-in browser, and its CSRF token."""
+    asking = Browser(Http(stack.url))
+    before = len(stack.http().get("/_local/outbox.json").json())
+    assert asking.post("/login", {"email": email}).status == 200
+    link, mail = link_in(stack, email, "sign-in link", "/login/", before)
+    secrets.add(f"sign-in link token of {email} ({len(secrets.found)})", link.rsplit("/", 1)[1])
+    secrets.add(f"sign-in binding cookie of {email} ({len(secrets.found)})", asking.cookies["__Host-hitl_login"])
+    code = re.search(r"code: (\d{6})", mail["text"])
+    assert code, mail["text"]
+    secrets.codes.append(code.group(1))
+    browser = asking.fresh() if other_device else asking
+    page = browser.get(link)
+    assert page.status == 200, page.text
+    fields = {"csrf": form_field(page, "csrf")} | ({"code": code.group(1)} if other_device else {})
+    answer = browser.post(link, fields)
+    assert answer.status == 303, answer.text
+    secrets.add(f"session cookie of {email} ({len(secrets.found)})", browser.cookies["__Host-hitl_session"])
+    app = browser.get("/app")
+    assert app.status == 200, app.text
+    csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', app.text)
+    assert csrf, app.text
+    device = "another device" if other_device else "the asking browser"
+    return browser, secrets.add(f"CSRF token of {email}'s session on {device}", csrf.group(1))
 
 
 def test_no_secret_of_a_whole_flow_reaches_the_stacks_output(verbose_stack: Stack):
@@ -153,6 +203,28 @@ def test_no_secret_of_a_whole_flow_reaches_the_stacks_output(verbose_stack: Stac
         secrets.add("revoked key", old["apiKey"])
         stack.admin("revoke-key", old["keyId"])
 
+    # the people side: the owner signs in (this browser), then on another device (with the code)
+    owner, csrf = sign_in(stack, secrets, "ann@example.com", other_device=False)
+    sign_in(stack, secrets, "ann@example.com", other_device=True)
+    # a key made on the dashboard, shown once
+    made = owner.post("/app/keys", {"name": "dashboard", "csrf": csrf})
+    shown = re.search(r"hitl_[A-Za-z0-9]{20,}", made.text)
+    assert made.status == 200 and shown, made.text
+    secrets.add("dashboard-made key", shown.group(0))
+    # an invitation: its link's token, and the session of the one who accepts it
+    before = len(stack.http().get("/_local/outbox.json").json())
+    invited = owner.post("/app/team/invitations", {"email": "bob@example.com", "role": "approver", "csrf": csrf})
+    assert invited.status == 303, invited.text
+    invitation, _ = link_in(stack, "bob@example.com", "invited", "/invite/", before)
+    secrets.add("invitation token", invitation.rsplit("/", 1)[1])
+    bob = Browser(Http(stack.url))
+    page = bob.get(invitation)
+    assert page.status == 200, page.text
+    assert bob.post(invitation, {"csrf": form_field(page, "csrf")}).status == 303
+    secrets.add("invited member's session cookie", bob.cookies["__Host-hitl_session"])
+    assert bob.get("/app").status == 200
+    assert owner.post("/logout", {"csrf": csrf}).status == 303
+
     stop_stack(stack)  # Ctrl-C: whatever the stack prints on its way out is output too
     output = stack.output()
     # the start banner shows the local tenant's key on purpose (what ``make dev`` is for): not a log line
@@ -166,3 +238,5 @@ def test_no_secret_of_a_whole_flow_reaches_the_stacks_output(verbose_stack: Stac
         assert shown not in output
     assert not re.search(r"/a/[A-Za-z0-9_-]{40,}", output), "a link page's path with its token"
     assert "/a/{token}/{choice}" in output, "the request log was on (INFO) and shows routes"
+    assert not re.search(r"/(login|invite)/[A-Za-z0-9_-]{40,}", output), "a sign-in or invitation path with its token"
+    assert "/login/{token}" in output and "/invite/{token}" in output
