@@ -18,12 +18,15 @@ from hitl.domain.service import PauseService
 from hitl.settings import get_settings
 
 if TYPE_CHECKING:
+    from hitl.adapters.kms import KmsCrypto
     from hitl.domain.joining import Joining
     from hitl.domain.notify import Notifier
     from hitl.domain.sessions import Sessions
     from hitl.domain.signin import SignIn
+    from hitl.domain.slack_notify import SlackDms
     from hitl.domain.teams import Teams
     from hitl.domain.tenants import TenantAdmin
+    from hitl.slack.client import SlackWebApi
     from hitl.webhooks.service import WebhookService
 
 
@@ -80,6 +83,26 @@ def notifier() -> Notifier:
         record_failure=services().pauses.record_notification_failure,
         max_attempts=wiring.subscription("email").max_receive_count,
         members=store.tenants,
+        slack=slack_dms() if settings.slack_enabled else None,
+    )
+
+
+def slack_dms() -> SlackDms:
+    """The approvers' Slack DMs and their updates (only when the deployment has a Slack app)."""
+    from hitl.domain.slack_notify import SlackDms
+
+    settings = get_settings()
+    store = services().store
+    return SlackDms(
+        store.pauses,
+        store.tokens,
+        store.slack,
+        store.tenants,
+        slack_tokens(),
+        slack_api(),
+        settings.base_url,
+        record_failure=services().pauses.record_notification_failure,
+        max_attempts=wiring.subscription("email").max_receive_count,
     )
 
 
@@ -140,7 +163,7 @@ def deliveries_queue() -> SqsWorkQueue:
 
 @lru_cache(maxsize=1)
 def webhooks() -> WebhookService:
-    from hitl.adapters.webhook_store import KmsCrypto
+    from hitl.adapters.kms import KmsCrypto
     from hitl.webhooks.service import WebhookService
 
     settings = get_settings()
@@ -154,6 +177,29 @@ def webhooks() -> WebhookService:
         retry_scale=settings.webhook_retry_scale,
         audit=services().audit,
     )
+
+
+@lru_cache(maxsize=1)
+def slack_tokens() -> KmsCrypto:
+    """Encrypts and decrypts Slack bot tokens (KMS, bound to the tenant and to being a bot token)."""
+    from hitl.adapters.kms import SLACK_BOT_TOKEN, KmsCrypto
+
+    settings = get_settings()
+    if not settings.kms_key_id:
+        raise RuntimeError(f"{wiring.ENV_KMS_KEY} is not set: Slack bot tokens need the service's KMS key")
+    return KmsCrypto(aws.kms(), settings.kms_key_id, purpose=SLACK_BOT_TOKEN)
+
+
+@lru_cache(maxsize=1)
+def slack_api() -> SlackWebApi:
+    """Slack's Web API at the deployment's ``HITL_SLACK_API_URL`` (the local stack: its fake)."""
+    from hitl.slack.client import SlackWebApi
+    from hitl.slack.secrets import SlackNotConfigured
+
+    settings = get_settings()
+    if not settings.slack_api_url:
+        raise SlackNotConfigured(f"{wiring.ENV_SLACK_API_URL} is not set: this deployment has no Slack app")
+    return SlackWebApi(settings.slack_api_url)
 
 
 def check_callback_url(url: str) -> None:
@@ -175,5 +221,10 @@ def reset() -> None:
     email_queue.cache_clear()
     deliveries_queue.cache_clear()
     webhooks.cache_clear()
+    slack_tokens.cache_clear()
+    slack_api.cache_clear()
     get_settings.cache_clear()
+    from hitl.slack import secrets  # no slack_sdk in it
+
+    secrets.reset()
     aws.reset()
