@@ -24,6 +24,7 @@ from hitl.domain.models import (
     PauseHead,
     PolicyFloor,
     Role,
+    SlackWorkspace,
     Status,
     Tenant,
 )
@@ -38,6 +39,12 @@ from hitl.domain.ports import (
     Position,
     Quota,
     SentMessage,
+    SlackApiError,
+    SlackIdentity,
+    SlackInstall,
+    SlackInstallState,
+    SlackMessage,
+    SlackTeamTaken,
     TenantProfile,
     TransactionRefused,
 )
@@ -357,6 +364,23 @@ class MemoryTenants:
         tenant = self.tenants[tenant_id]
         self.tenants[tenant_id] = tenant.model_copy(update={"floor": PolicyFloor.model_validate(floor)})
 
+    def set_slack_user(self, tenant_id: str, email: str, slack_user_id: str | None) -> bool:
+        current = self.approver_records.get((tenant_id, email))
+        if current is None:
+            return False
+        changes: dict[str, Any] = {"slackUserId": slack_user_id}
+        if slack_user_id is None:
+            changes["emailNotifications"] = True
+        self.approver_records[(tenant_id, email)] = current.model_copy(update=changes)
+        return True
+
+    def set_email_notifications(self, tenant_id: str, email: str, on: bool) -> bool:
+        current = self.approver_records.get((tenant_id, email))
+        if current is None or (not on and current.slackUserId is None):
+            return False
+        self.approver_records[(tenant_id, email)] = current.model_copy(update={"emailNotifications": on})
+        return True
+
     def touch_key(self, key_hash: str, now: str, older_than: str) -> None:
         record = self.keys.get(key_hash)
         if record is not None and (record.lastUsedAt is None or record.lastUsedAt < older_than):
@@ -463,6 +487,173 @@ class MemoryInvitationMailer:
         self.sent.append(SentInvitation(to, team_name, inviter, url, role, expires_at))
 
 
+@dataclass
+class MemorySlack:
+    """``SlackWorkspaces``: workspaces, team claims, DMs and install states, as the adapter keeps them."""
+
+    workspaces: dict[str, SlackWorkspace] = field(default_factory=dict)
+    #: team id -> tenant id
+    teams: dict[str, str] = field(default_factory=dict)
+    sent: list[SlackMessage] = field(default_factory=list)
+    states: dict[str, SlackInstallState] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, tenant_id: str) -> SlackWorkspace | None:
+        return self.workspaces.get(tenant_id)
+
+    def by_team(self, team_id: str) -> SlackWorkspace | None:
+        tenant_id = self.teams.get(team_id)
+        workspace = self.workspaces.get(tenant_id) if tenant_id is not None else None
+        return workspace if workspace is not None and workspace.teamId == team_id else None
+
+    def connect(self, workspace: SlackWorkspace) -> None:
+        with self.lock:
+            holder = self.teams.get(workspace.teamId)
+            if holder is not None and holder != workspace.tenantId:
+                raise SlackTeamTaken(workspace.teamId)
+            current = self.workspaces.get(workspace.tenantId)
+            if current is not None and current.teamId != workspace.teamId:
+                del self.teams[current.teamId]
+            self.workspaces[workspace.tenantId] = workspace
+            self.teams[workspace.teamId] = workspace.tenantId
+
+    def disconnect(self, tenant_id: str) -> SlackWorkspace | None:
+        with self.lock:
+            current = self.workspaces.pop(tenant_id, None)
+            if current is not None:
+                self.teams.pop(current.teamId, None)
+            return current
+
+    def record_message(self, message: SlackMessage) -> None:
+        self.sent = [
+            m
+            for m in self.sent
+            if (m.watchId, m.approverEmail, m.ts) != (message.watchId, message.approverEmail, message.ts)
+        ] + [message]
+
+    def messages(self, tenant_id: str, watch_id: str) -> list[SlackMessage]:
+        found = [m for m in self.sent if m.tenantId == tenant_id and m.watchId == watch_id]
+        return sorted(found, key=lambda m: (m.approverEmail, m.ts))
+
+    def put_install_state(self, state_hash: str, state: SlackInstallState) -> None:
+        assert state_hash not in self.states
+        self.states[state_hash] = state
+
+    def take_install_state(self, state_hash: str) -> SlackInstallState | None:
+        with self.lock:
+            return self.states.pop(state_hash, None)
+
+
+class MemoryCipher:
+    """``SecretCipher``: a reversible stand-in for KMS, bound to the tenant as KMS's encryption
+    context binds it (another tenant's ciphertext does not decrypt); never the plaintext as stored."""
+
+    def encrypt(self, tenant_id: str, plaintext: str) -> str:
+        import base64
+
+        return "memcipher:" + base64.b64encode(f"{tenant_id}\n{plaintext}".encode()[::-1]).decode()
+
+    def decrypt(self, tenant_id: str, ciphertext: str) -> str:
+        import base64
+
+        if not ciphertext.startswith("memcipher:"):
+            raise ValueError("not a MemoryCipher ciphertext")
+        bound, _, plaintext = base64.b64decode(ciphertext.removeprefix("memcipher:"))[::-1].decode().partition("\n")
+        if bound != tenant_id:
+            raise ValueError("the ciphertext belongs to another tenant")
+        return plaintext
+
+
+@dataclass(frozen=True)
+class SlackCall:
+    """One call a ``MemorySlackApi`` answered (the token it was made with included, so that tests
+    can check which workspace's token was used)."""
+
+    method: str
+    token: str | None
+    args: dict[str, Any]
+
+
+@dataclass
+class MemorySlackApi:
+    """``SlackApi``, in memory: one workspace (``team_id``) whose bot token is ``token``, whose
+    members are ``users`` (email -> Slack user id).  Keeps every call; ``fail`` maps a method name to
+    the ``SlackApiError`` it raises next (e.g. ``{"chat.postMessage": SlackApiError("ratelimited", 3)}``)
+    — once, unless ``fail_always``."""
+
+    token: str = "xoxb-memory-token"
+    team_id: str = "T0MEMORY"
+    team_name: str = "Memory Workspace"
+    bot_user_id: str = "U0MEMORYBOT"
+    users: dict[str, str] = field(default_factory=dict)
+    calls: list[SlackCall] = field(default_factory=list)
+    fail: dict[str, SlackApiError] = field(default_factory=dict)
+    fail_always: bool = False
+    #: ``code`` -> what ``oauth.v2.access`` answers for it
+    codes: dict[str, SlackInstall] = field(default_factory=dict)
+    client_id: str = "memory-client-id"
+    client_secret: str = "memory-client-secret"
+    #: (channel, ts) -> the message's latest text and blocks
+    messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    _ts: int = 0
+
+    def _call(self, method: str, token: str | None, **args: Any) -> None:
+        self.calls.append(SlackCall(method, token, args))
+        if method in self.fail:
+            error = self.fail[method] if self.fail_always else self.fail.pop(method)
+            raise error
+        if method != "oauth.v2.access" and token != self.token:
+            raise SlackApiError("invalid_auth")
+
+    def called(self, method: str) -> list[SlackCall]:
+        return [c for c in self.calls if c.method == method]
+
+    def auth_test(self, token: str) -> SlackIdentity:
+        self._call("auth.test", token)
+        return SlackIdentity(teamId=self.team_id, teamName=self.team_name, botUserId=self.bot_user_id)
+
+    def lookup_user_by_email(self, token: str, email: str) -> str | None:
+        self._call("users.lookupByEmail", token, email=email)
+        return self.users.get(email)
+
+    def open_dm(self, token: str, user_id: str) -> str:
+        self._call("conversations.open", token, users=user_id)
+        if user_id not in self.users.values():
+            raise SlackApiError("user_not_found")
+        return "D" + user_id
+
+    def post_message(self, token: str, channel: str, text: str, blocks: list[dict[str, Any]]) -> str:
+        self._call("chat.postMessage", token, channel=channel, text=text, blocks=blocks)
+        self._ts += 1
+        ts = f"1700000000.{self._ts:06d}"
+        self.messages[(channel, ts)] = {"text": text, "blocks": blocks}
+        return ts
+
+    def update_message(self, token: str, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
+        self._call("chat.update", token, channel=channel, ts=ts, text=text, blocks=blocks)
+        if (channel, ts) not in self.messages:
+            raise SlackApiError("message_not_found")
+        self.messages[(channel, ts)] = {"text": text, "blocks": blocks}
+
+    def post_ephemeral(
+        self, token: str, channel: str, user_id: str, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> None:
+        self._call("chat.postEphemeral", token, channel=channel, user=user_id, text=text, blocks=blocks)
+
+    def oauth_access(self, client_id: str, client_secret: str, code: str, redirect_uri: str) -> SlackInstall:
+        self._call("oauth.v2.access", None, client_id=client_id, code=code, redirect_uri=redirect_uri)
+        if client_id != self.client_id or client_secret != self.client_secret:
+            raise SlackApiError("invalid_client_id" if client_id != self.client_id else "bad_client_secret")
+        if code not in self.codes:
+            raise SlackApiError("invalid_code")
+        return self.codes.pop(code)
+
+    def install_code(self, code: str = "memory-code") -> str:
+        """A code ``oauth_access`` exchanges once for this workspace's token."""
+        self.codes[code] = SlackInstall(self.team_id, self.team_name, self.bot_user_id, self.token)
+        return code
+
+
 class MemoryStore:
     """The repositories, in memory: what ``PauseService`` and ``Notifier`` are built from."""
 
@@ -472,3 +663,4 @@ class MemoryStore:
         self.tokens = MemoryTokens(self.pauses.tokens)
         self.waits = MemoryWaits()
         self.audit = MemoryAudit(self.pauses)
+        self.slack = MemorySlack()

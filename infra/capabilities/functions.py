@@ -17,10 +17,12 @@ from infra.capabilities.mail import Mail
 from infra.lambda_defaults import hitl_function
 from infra.nag import acknowledge
 
-KNOWN_NEEDS = frozenset({wiring.BUS_PUT, wiring.SES_SEND, wiring.KMS_USE}) | wiring.table_access(*wiring.TABLE_ACTIONS)
+KNOWN_NEEDS = frozenset({wiring.BUS_PUT, wiring.SES_SEND, wiring.KMS_USE, wiring.SLACK_APP}) | wiring.table_access(
+    *wiring.TABLE_ACTIONS
+)
 #: the only action of ours that reads an index (GetItem and the writes name the table's own key)
 INDEX_ACTIONS = frozenset({wiring.QUERY})
-#: what ``kms:use`` allows: exactly the two calls of ``hitl.adapters.webhook_store.KmsCrypto``
+#: what ``kms:use`` allows: exactly the two calls of ``hitl.adapters.kms.KmsCrypto``
 KMS_ACTIONS = ("kms:Encrypt", "kms:Decrypt")
 #: ``queue:send:<name>``: the prefix of the needs that name a work queue (``wiring.sends_to``).
 SENDS_TO_PREFIX = wiring.sends_to("")

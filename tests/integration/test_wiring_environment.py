@@ -4,6 +4,7 @@ the local stack's queues have the deployed stack's visibility timeouts."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -46,6 +47,35 @@ def test_a_function_gets_what_its_needs_name_and_nothing_else(spec):
     assert (wiring.ENV_KMS_KEY in environment) == (wiring.KMS_USE in spec.needs)
     assert not wiring.LOCAL_ONLY_SETTINGS & set(environment)
     assert environment[wiring.ENV_TRACER_CAPTURE_RESPONSE] == "false"
+
+
+SLACK = wiring.SlackApp(
+    signing_secret_parameter="/hitl/slack/signing-secret",
+    client_id="123.456",
+    client_secret_parameter="/hitl/slack/client-secret",
+)
+
+
+@pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda spec: spec.name)
+def test_the_slack_app_reaches_only_the_functions_that_need_it_and_only_when_there_is_one(spec):
+    with_slack = wiring.function_environment(spec, replace(DEPLOYMENT, slack=SLACK))
+    slack_variables = {name for name in with_slack if name.startswith("HITL_SLACK_")}
+
+    assert not {n for n in wiring.function_environment(spec, DEPLOYMENT) if n.startswith("HITL_SLACK_")}
+    if wiring.SLACK_APP in spec.needs:
+        settings = Settings.from_environment(with_slack)
+        assert settings.slack_enabled
+        assert (settings.slack_api_url, settings.slack_authorize_url) == (
+            wiring.SLACK_API_URL,
+            wiring.SLACK_AUTHORIZE_URL,
+        )
+        assert settings.slack_client_id == "123.456"
+        assert settings.slack_signing_secret_parameter == "/hitl/slack/signing-secret"
+        assert settings.slack_client_secret_parameter == "/hitl/slack/client-secret"
+        assert len(slack_variables) == 5
+    else:
+        assert slack_variables == set()
+    assert not Settings.from_environment(wiring.function_environment(spec, DEPLOYMENT)).slack_enabled
 
 
 def test_a_missing_queue_or_key_is_an_error_not_a_silent_gap():

@@ -36,8 +36,8 @@ from standardwebhooks.webhooks import Webhook
 
 from hitl import ids, runtime, wiring
 from hitl.adapters.dynamo import DynamoStore
+from hitl.adapters.kms import KmsCrypto
 from hitl.adapters.messaging import SqsWorkQueue
-from hitl.adapters.webhook_store import KmsCrypto
 from hitl.domain.auth import Authenticator
 from hitl.domain.requests import CreatePauseRequest
 from hitl.domain.service import PauseService

@@ -18,6 +18,7 @@ from hitl.domain.service import PauseService
 from hitl.settings import get_settings
 
 if TYPE_CHECKING:
+    from hitl.adapters.kms import KmsCrypto
     from hitl.domain.joining import Joining
     from hitl.domain.notify import Notifier
     from hitl.domain.sessions import Sessions
@@ -140,7 +141,7 @@ def deliveries_queue() -> SqsWorkQueue:
 
 @lru_cache(maxsize=1)
 def webhooks() -> WebhookService:
-    from hitl.adapters.webhook_store import KmsCrypto
+    from hitl.adapters.kms import KmsCrypto
     from hitl.webhooks.service import WebhookService
 
     settings = get_settings()
@@ -154,6 +155,17 @@ def webhooks() -> WebhookService:
         retry_scale=settings.webhook_retry_scale,
         audit=services().audit,
     )
+
+
+@lru_cache(maxsize=1)
+def slack_tokens() -> KmsCrypto:
+    """Encrypts and decrypts Slack bot tokens (KMS, bound to the tenant and to being a bot token)."""
+    from hitl.adapters.kms import SLACK_BOT_TOKEN, KmsCrypto
+
+    settings = get_settings()
+    if not settings.kms_key_id:
+        raise RuntimeError(f"{wiring.ENV_KMS_KEY} is not set: Slack bot tokens need the service's KMS key")
+    return KmsCrypto(aws.kms(), settings.kms_key_id, purpose=SLACK_BOT_TOKEN)
 
 
 def check_callback_url(url: str) -> None:
@@ -175,5 +187,6 @@ def reset() -> None:
     email_queue.cache_clear()
     deliveries_queue.cache_clear()
     webhooks.cache_clear()
+    slack_tokens.cache_clear()
     get_settings.cache_clear()
     aws.reset()

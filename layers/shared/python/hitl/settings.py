@@ -35,6 +35,19 @@ class Settings(BaseModel):
     deliveries_queue_url: str | None = Field(default=None, validation_alias=wiring.queue_url_env("deliveries"))
     #: the KMS key that encrypts webhook and callback secrets
     kms_key_id: str | None = Field(default=None, validation_alias=wiring.ENV_KMS_KEY)
+    #: the Slack app (``wiring.SLACK_APP``); no API URL: no Slack app is configured, Slack is off
+    slack_api_url: str | None = Field(default=None, validation_alias=wiring.ENV_SLACK_API_URL)
+    slack_authorize_url: str = Field(
+        default=wiring.SLACK_AUTHORIZE_URL, validation_alias=wiring.ENV_SLACK_AUTHORIZE_URL
+    )
+    slack_client_id: str | None = Field(default=None, validation_alias=wiring.ENV_SLACK_CLIENT_ID)
+    #: SSM SecureString parameter names (``hitl.slack.secrets`` reads them), never the secrets
+    slack_signing_secret_parameter: str | None = Field(
+        default=None, validation_alias=wiring.ENV_SLACK_SIGNING_SECRET_PARAMETER
+    )
+    slack_client_secret_parameter: str | None = Field(
+        default=None, validation_alias=wiring.ENV_SLACK_CLIENT_SECRET_PARAMETER
+    )
     #: ``open``: anyone may create a team (``/signup``); ``closed``: only the operator's hitl-admin
     signup: Literal["open", "closed"] = Field(default="closed", validation_alias=wiring.ENV_SIGNUP)
     #: only the local stack sets this: webhooks may then call http://127.0.0.1
@@ -50,6 +63,11 @@ class Settings(BaseModel):
     @property
     def base_url(self) -> str:
         return self.public_base_url.rstrip("/")
+
+    @property
+    def slack_enabled(self) -> bool:
+        """Whether this deployment has a Slack app (``Deployment.slack``): else nothing Slack runs."""
+        return self.slack_api_url is not None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:

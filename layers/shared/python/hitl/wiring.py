@@ -59,8 +59,11 @@ def table_actions_of(function: Function) -> tuple[str, ...]:
 TRANSACTION = (PUT_ITEM, UPDATE_ITEM)
 BUS_PUT = "bus:put"
 SES_SEND = "ses:send"
-#: encrypt and decrypt with the service's KMS key (webhook secrets); its id is in ENV_KMS_KEY
+#: encrypt and decrypt with the service's KMS key (webhook secrets, Slack bot tokens); its id is in ENV_KMS_KEY
 KMS_USE = "kms:use"
+#: the deployment's Slack app (``Deployment.slack``): its settings in the environment (``ENV_SLACK_*``),
+#: and ``ssm:GetParameter`` on its two SecureString parameters (signing secret, client secret)
+SLACK_APP = "slack:app"
 
 
 def sends_to(queue: str) -> str:
@@ -133,11 +136,14 @@ NOTIFIER = Function(
     name="notifier",
     asset="functions/notifier",
     handler="notifier_handler.lambda_handler",
-    description="Emails approvers: fans pause.created out per approver, sends each once",
+    description="Emails approvers and sends them Slack DMs: fans pause.created out per approver, sends each "
+    "once; updates the DMs once a pause is decided",
     memory_mb=256,
     timeout_s=30,
-    # claims each (event, approver) once, stores tokens and SES message ids, marks failures (a transition)
-    needs=frozenset({BUS_PUT, SES_SEND, sends_to("email")}) | table_access(GET_ITEM, QUERY, *TRANSACTION),
+    # claims each (event, approver) once, stores tokens, SES message ids and Slack DMs, marks failures
+    # (a transition); decrypts the tenant's Slack bot token
+    needs=frozenset({BUS_PUT, SES_SEND, KMS_USE, SLACK_APP, sends_to("email")})
+    | table_access(GET_ITEM, QUERY, *TRANSACTION),
     local_warm=2,  # both of its queues need it at once
     local_max=4,
 )
@@ -172,8 +178,9 @@ DASHBOARD = Function(
     # sessions, sign-in links and rate counters written and deleted; a decision is a transition;
     # sign-in and invitation emails sent directly; an owner's webhook secrets encrypted and
     # decrypted, a delivery queued again (retry); the team page's role changes and removals
-    # check, in the same transaction, that another owner remains (ConditionCheck)
-    needs=frozenset({BUS_PUT, SES_SEND, KMS_USE, sends_to("deliveries")})
+    # check, in the same transaction, that another owner remains (ConditionCheck); a Slack
+    # workspace connected (its bot token encrypted, the client secret read) and disconnected
+    needs=frozenset({BUS_PUT, SES_SEND, KMS_USE, SLACK_APP, sends_to("deliveries")})
     | table_access(GET_ITEM, QUERY, PUT_ITEM, UPDATE_ITEM, DELETE_ITEM, CONDITION_CHECK_ITEM, *TRANSACTION),
     local_warm=1,
     local_max=4,
@@ -462,6 +469,15 @@ ENV_SENDER = "HITL_SENDER"
 ENV_SES_CONFIGURATION_SET = "SES_CONFIGURATION_SET"
 #: the KMS key that encrypts webhook and callback secrets (``kms:use``)
 ENV_KMS_KEY = "HITL_KMS_KEY_ID"
+#: the Slack app (``SLACK_APP``): Web API and OAuth authorize URLs, the app's client id, and the names
+#: of the SSM SecureString parameters holding its signing secret and client secret
+ENV_SLACK_API_URL = "HITL_SLACK_API_URL"
+ENV_SLACK_AUTHORIZE_URL = "HITL_SLACK_AUTHORIZE_URL"
+ENV_SLACK_CLIENT_ID = "HITL_SLACK_CLIENT_ID"
+ENV_SLACK_SIGNING_SECRET_PARAMETER = "HITL_SLACK_SIGNING_SECRET_PARAMETER"  # noqa: S105 (a name)
+ENV_SLACK_CLIENT_SECRET_PARAMETER = "HITL_SLACK_CLIENT_SECRET_PARAMETER"  # noqa: S105 (a name)
+SLACK_API_URL = "https://slack.com/api/"
+SLACK_AUTHORIZE_URL = "https://slack.com/oauth/v2/authorize"
 #: whether anyone may create a team (``/signup``): ``open`` or ``closed`` (teams come from the
 #: operator's ``hitl-admin``, which emails their owners an invitation)
 ENV_SIGNUP = "HITL_SIGNUP"
@@ -495,7 +511,7 @@ METRICS_NAMESPACE = "HITL"
 #: the account's default bus, where AWS services (SES) report; not a resource of the stack
 DEFAULT_BUS_NAME = "default"
 #: the description of the service's KMS key (the CDK stack's and the local stack's)
-KMS_KEY_DESCRIPTION = "HITL: encrypts webhook endpoint secrets and callback secrets"
+KMS_KEY_DESCRIPTION = "HITL: encrypts webhook endpoint secrets, callback secrets and Slack bot tokens"
 #: the From header's display name and default local part: ``HITL <approvals@example.com>``
 SENDER_DISPLAY_NAME = "HITL"
 SENDER_LOCAL_PART = "approvals"
@@ -509,6 +525,18 @@ def sender(address: str) -> str:
 
 
 DEFAULT_SENDER = sender(f"{SENDER_LOCAL_PART}@{LOCAL_SENDER_DOMAIN}")
+
+
+@dataclass(frozen=True)
+class SlackApp:
+    """A deployment's Slack app: its client id, and the SSM SecureString parameter names of its
+    signing secret and client secret (never the secrets themselves)."""
+
+    signing_secret_parameter: str
+    client_id: str
+    client_secret_parameter: str
+    api_url: str = SLACK_API_URL
+    authorize_url: str = SLACK_AUTHORIZE_URL
 
 
 @dataclass(frozen=True)
@@ -531,6 +559,8 @@ class Deployment:
     signup: str = SIGNUP_CLOSED
     session_idle_s: int = 12 * 3600
     session_max_s: int = 7 * 86400
+    #: the Slack app; ``None``: no Slack app is configured, and nothing Slack runs
+    slack: SlackApp | None = None
 
 
 @dataclass(frozen=True)
@@ -552,7 +582,7 @@ def function_environment(
 ) -> dict[str, str]:
     """The whole environment of ``function``: what the CDK stack deploys, what the local stack's
     workers run with and what tests set, built here only.  A function gets the queue URLs, the
-    mail settings and the KMS key its ``needs`` name, and nothing else; ``local`` adds what only
+    mail settings, the KMS key and the Slack app its ``needs`` name, and nothing else; ``local`` adds what only
     the local stack sets (tracing off: no X-Ray daemon)."""
     environment = {
         ENV_TABLE: deployment.table,
@@ -581,6 +611,8 @@ def function_environment(
         if not deployment.kms_key_id:
             raise ValueError(f"function {function.name!r} uses the KMS key, which has no id")
         environment[ENV_KMS_KEY] = deployment.kms_key_id
+    if SLACK_APP in function.needs and deployment.slack is not None:
+        environment.update(slack_environment(deployment.slack))
     if local is not None:
         environment[ENV_TRACE_DISABLED] = "true"
         environment[ENV_WEBHOOK_LOOPBACK] = "true" if local.webhook_allow_loopback else "false"
@@ -588,6 +620,17 @@ def function_environment(
         if not local.metrics:
             environment[ENV_METRICS_DISABLED] = "true"
     return environment
+
+
+def slack_environment(app: SlackApp) -> dict[str, str]:
+    """The settings of a function with ``SLACK_APP`` (none of them a secret)."""
+    return {
+        ENV_SLACK_API_URL: app.api_url,
+        ENV_SLACK_AUTHORIZE_URL: app.authorize_url,
+        ENV_SLACK_CLIENT_ID: app.client_id,
+        ENV_SLACK_SIGNING_SECRET_PARAMETER: app.signing_secret_parameter,
+        ENV_SLACK_CLIENT_SECRET_PARAMETER: app.client_secret_parameter,
+    }
 
 
 def _signup(mode: str) -> str:

@@ -17,11 +17,13 @@ from hitl.adapters.token_repository import DynamoTokens
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from hitl.adapters.slack_repository import DynamoSlack
     from hitl.adapters.webhook_store import WebhookStore
 
 
 class DynamoStore:
-    """The repositories of one table: ``pauses``, ``tenants``, ``tokens``, ``waits``, ``webhooks``."""
+    """The repositories of one table: ``pauses``, ``tenants``, ``tokens``, ``waits``, ``webhooks``,
+    ``slack``."""
 
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self.table = Table(client, table_name)
@@ -36,3 +38,10 @@ class DynamoStore:
         from hitl.adapters.webhook_store import WebhookStore
 
         return WebhookStore(self.table, self.pauses)
+
+    @cached_property
+    def slack(self) -> DynamoSlack:
+        """Slack workspaces, team claims, DMs and install states (built on first use)."""
+        from hitl.adapters.slack_repository import DynamoSlack
+
+        return DynamoSlack(self.table)

@@ -29,6 +29,12 @@ Items (pk / sk):
   (``SESSIONS#<email>``).
 * ``LOGIN#<sha256>`` / ``LOGIN``: an emailed sign-in link (and its code).
 * ``RATE#<what>#<sha256 of who>#<window>`` / ``RATE``: a rate-limit counter (TTL).
+* ``T#<tenant>`` / ``SLACK``: the tenant's connected Slack workspace (its bot token KMS-encrypted).
+* ``SLACKTEAM#<teamId>`` / ``SLACKTEAM``: which tenant a Slack team is connected to (the
+  interactivity lookup; one tenant per team, claimed in the connect transaction).
+* ``P#<watchId>`` / ``SLACK#<email>#<ts>``: a DM sent to an approver about the pause (channel, ts),
+  to update it once the pause is decided.
+* ``SLACKSTATE#<sha256>`` / ``SLACKSTATE``: an OAuth install under way, by the hash of its state (TTL).
 """
 
 from __future__ import annotations
@@ -276,3 +282,24 @@ def login_link(token_hash: str) -> Key:
 
 def rate_counter(what: str, who_hash: str, window: int) -> Key:
     return Key(f"RATE#{what}#{who_hash}#{window}", "RATE")
+
+
+# --- Slack ------------------------------------------------------------------------------------
+
+SLACK_MESSAGE_PREFIX = "SLACK#"
+
+
+def slack_workspace(tenant_id: str) -> Key:
+    return Key(tenant_pk(tenant_id), "SLACK")
+
+
+def slack_team(team_id: str) -> Key:
+    return Key(f"SLACKTEAM#{team_id}", "SLACKTEAM")
+
+
+def slack_message(watch_id: str, email: str, ts: str) -> Key:
+    return Key(pause_pk(watch_id), f"{SLACK_MESSAGE_PREFIX}{email}#{ts}")
+
+
+def slack_install_state(state_hash: str) -> Key:
+    return Key(f"SLACKSTATE#{state_hash}", "SLACKSTATE")

@@ -165,8 +165,23 @@ class Table:
 
     def delete(self, key: Key) -> bool:
         """Delete one item; whether it was there."""
+        return self.take(key) is not None
+
+    def take(self, key: Key) -> dict[str, Any] | None:
+        """Delete one item; what it was (``None``: it was not there).  Of two takes of one item,
+        only one gets it."""
         answer = self.client.delete_item(TableName=self.name, Key=to_item(key.as_dict()), ReturnValues="ALL_OLD")
-        return "Attributes" in answer
+        old = answer.get("Attributes")
+        return from_item(old) if old else None
+
+    def delete_op(self, key: Key, condition: str | None = None, **cond: Any) -> dict[str, Any]:
+        """A ``Delete`` of a transaction."""
+        delete: dict[str, Any] = {"TableName": self.name, "Key": to_item(key.as_dict())}
+        if condition:
+            delete["ConditionExpression"] = condition
+            if cond:
+                delete["ExpressionAttributeValues"] = values(**cond)
+        return {"Delete": delete}
 
     def put_op(self, key: Key, attributes: dict[str, Any], condition: str | None = None, **cond: Any) -> dict[str, Any]:
         """A ``Put`` of a transaction."""

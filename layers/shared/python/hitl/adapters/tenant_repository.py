@@ -213,6 +213,29 @@ class DynamoTenants:
         else:
             self.table.update(keys.approver(tenant_id, email), "SET lastActiveAt = :now", condition=condition, now=now)
 
+    def set_slack_user(self, tenant_id: str, email: str, slack_user_id: str | None) -> bool:
+        """Link the member to a Slack user, or unlink them (``None``: their email is turned back on,
+        so that nobody is left unreachable).  False when there is no such member."""
+        key = keys.approver(tenant_id, email)
+        if slack_user_id is None:
+            written = self.table.update(
+                key, "REMOVE slackUserId SET emailNotifications = :on", condition="attribute_exists(pk)", on=True
+            )
+        else:
+            written = self.table.update(
+                key, "SET slackUserId = :user", condition="attribute_exists(pk)", user=slack_user_id
+            )
+        return written is not None
+
+    def set_email_notifications(self, tenant_id: str, email: str, on: bool) -> bool:
+        """Turn the member's emails on, or off (only while they are linked to Slack); False when
+        there is no such member, or turning off a member not linked."""
+        condition = "attribute_exists(pk)" if on else "attribute_exists(pk) AND attribute_exists(slackUserId)"
+        written = self.table.update(
+            keys.approver(tenant_id, email), "SET emailNotifications = :on", condition=condition, on=on
+        )
+        return written is not None
+
     def put_invitation(
         self, token_hash: str, invitation: Invitation, member: Approver, *, replaces: str | None
     ) -> None:

@@ -13,37 +13,13 @@
 
 from __future__ import annotations
 
-import base64
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hitl import wiring
 from hitl.adapters import keys
 from hitl.adapters.pause_repository import DynamoPauses
 from hitl.adapters.table import Table
 from hitl.webhooks.models import Delivery, Endpoint
-
-if TYPE_CHECKING:
-    from mypy_boto3_kms import KMSClient
-
-
-class KmsCrypto:
-    """Encrypts secrets under the service's KMS key, bound to the tenant by encryption context."""
-
-    def __init__(self, client: KMSClient, key_id: str) -> None:
-        self.client = client
-        self.key_id = key_id
-
-    def encrypt(self, tenant_id: str, plaintext: str) -> str:
-        answer = self.client.encrypt(
-            KeyId=self.key_id, Plaintext=plaintext.encode(), EncryptionContext={"tenantId": tenant_id}
-        )
-        return base64.b64encode(answer["CiphertextBlob"]).decode()
-
-    def decrypt(self, tenant_id: str, ciphertext: str) -> str:
-        answer = self.client.decrypt(
-            CiphertextBlob=base64.b64decode(ciphertext), EncryptionContext={"tenantId": tenant_id}
-        )
-        return answer["Plaintext"].decode()
 
 
 class WebhookStore:

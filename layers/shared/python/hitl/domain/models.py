@@ -166,6 +166,14 @@ class Approver(Record):
     joinedAt: str | None = None
     #: when they last used the dashboard (written at most hourly)
     lastActiveAt: str | None = None
+    #: their Slack user in the team's connected workspace (``users.lookupByEmail``, or linked by hand)
+    slackUserId: str | None = None
+    #: whether pauses are emailed to them; only a member linked to Slack may turn it off
+    emailNotifications: bool = True
+
+    def emailed(self) -> bool:
+        """Whether their pauses are emailed: always, unless they turned email off while linked to Slack."""
+        return self.emailNotifications or self.slackUserId is None
 
     def view(self) -> dict[str, Any]:
         """The member as pages and the admin CLI show them: never the invitation's hash."""
@@ -176,6 +184,27 @@ class Approver(Record):
 
 #: a team's member: ``Approver`` is its older name, kept for the code that names approvers
 Member = Approver
+
+
+class SlackWorkspace(Record):
+    """A team's (tenant's) connected Slack workspace: one per tenant, one tenant per Slack team.
+    The bot token is stored only KMS-encrypted (``botTokenCipher``), bound to the tenant."""
+
+    tenantId: str
+    teamId: str
+    teamName: str
+    botUserId: str
+    botTokenCipher: str
+    connectedAt: str
+    #: the owner's email who connected it
+    connectedBy: str
+    via: Literal["oauth", "token"]
+
+    def view(self) -> dict[str, Any]:
+        """The workspace as pages show it: never the token, not even encrypted."""
+        shown = self.to_json()
+        shown.pop("botTokenCipher")
+        return shown
 
 
 class AuditEntry(Record):

@@ -21,6 +21,7 @@ from hitl.domain.models import (
     PauseBody,
     PauseHead,
     Role,
+    SlackWorkspace,
     Status,
     Tenant,
 )
@@ -252,6 +253,14 @@ class TeamRepository(Protocol):
 
     def set_floor(self, tenant_id: str, floor: dict[str, Any]) -> None: ...
 
+    def set_slack_user(self, tenant_id: str, email: str, slack_user_id: str | None) -> bool:
+        """Link a member to a Slack user (``None``: unlink, and turn their email back on)."""
+        ...
+
+    def set_email_notifications(self, tenant_id: str, email: str, on: bool) -> bool:
+        """Email on, or off (refused, ``False``, unless the member is linked to Slack)."""
+        ...
+
 
 class InvitationMailer(Protocol):
     """Sends an invitation's email (``hitl.notify.invitation.InvitationEmails`` over SES)."""
@@ -300,3 +309,131 @@ class WaitLeases(Protocol):
     def acquire(self, tenant_id: str, lease_id: str, cap: int, until_epoch: int, now_epoch: int) -> bool: ...
 
     def release(self, tenant_id: str, lease_id: str) -> None: ...
+
+
+# --- Slack (Pro) -------------------------------------------------------------------------------
+
+
+class SlackTeamTaken(Exception):
+    """The Slack team is connected to another tenant already: one team maps to one tenant."""
+
+    def __init__(self, team_id: str) -> None:
+        super().__init__(f"Slack team {team_id} is connected to another team")
+        self.team_id = team_id
+
+
+class SlackApiError(Exception):
+    """Slack answered ``ok: false`` (``error``: Slack's code, e.g. ``invalid_auth``, ``ratelimited``)
+    or could not be reached (``error``: ``unreachable``).  ``retry_after_s``: what Slack's
+    ``Retry-After`` asks for (``ratelimited``).  Never carries a token."""
+
+    def __init__(self, error: str, retry_after_s: float | None = None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class SlackMessage(Stored):
+    """One DM sent to an approver about a pause: where it is (``channel``, ``ts``), to update it."""
+
+    tenantId: str
+    watchId: str
+    approverEmail: str
+    channel: str
+    ts: str
+
+
+@dataclass(frozen=True)
+class SlackInstallState(Stored):
+    """An OAuth install under way (stored by the hash of its ``state``, never the state itself):
+    the tenant and the owner's session (the hash of its secret) that started it; good until
+    ``expiresAt`` (10 minutes), used once."""
+
+    tenantId: str
+    sessionHash: str
+    email: str
+    createdAt: str
+    expiresAt: str
+
+
+@dataclass(frozen=True)
+class SlackIdentity:
+    """What ``auth.test`` says of a bot token: its workspace and the bot's own user."""
+
+    teamId: str
+    teamName: str
+    botUserId: str
+
+
+@dataclass(frozen=True)
+class SlackInstall:
+    """What ``oauth.v2.access`` answers for an install: the workspace, its bot user and token."""
+
+    teamId: str
+    teamName: str
+    botUserId: str
+    botToken: str
+
+
+class SlackWorkspaces(Protocol):
+    """Connected workspaces (one per tenant, one tenant per Slack team), the DMs sent about each
+    pause, and OAuth install states (``store.slack``)."""
+
+    def get(self, tenant_id: str) -> SlackWorkspace | None: ...
+
+    def by_team(self, team_id: str) -> SlackWorkspace | None: ...
+
+    def connect(self, workspace: SlackWorkspace) -> None:
+        """Connect (or reconnect, or replace) the tenant's workspace and claim its team, in one
+        transaction; ``SlackTeamTaken`` when another tenant holds the team (nothing written)."""
+        ...
+
+    def disconnect(self, tenant_id: str) -> SlackWorkspace | None:
+        """Remove the workspace (its token with it) and the team's claim; what was removed."""
+        ...
+
+    def record_message(self, message: SlackMessage) -> None: ...
+
+    def messages(self, tenant_id: str, watch_id: str) -> list[SlackMessage]: ...
+
+    def put_install_state(self, state_hash: str, state: SlackInstallState) -> None: ...
+
+    def take_install_state(self, state_hash: str) -> SlackInstallState | None:
+        """Use the install state up (whatever its expiry: the caller checks ``expiresAt``)."""
+        ...
+
+
+class SecretCipher(Protocol):
+    """Encrypts a tenant's secret at rest (KMS, bound to the tenant): ``hitl.adapters.kms``."""
+
+    def encrypt(self, tenant_id: str, plaintext: str) -> str: ...
+
+    def decrypt(self, tenant_id: str, ciphertext: str) -> str: ...
+
+
+class SlackApi(Protocol):
+    """Slack's Web API (``hitl.slack.client`` over ``slack_sdk``): every call but ``oauth_access``
+    with a bot token.  Failures raise ``SlackApiError``."""
+
+    def auth_test(self, token: str) -> SlackIdentity: ...
+
+    def lookup_user_by_email(self, token: str, email: str) -> str | None:
+        """The Slack user id of ``email`` in the token's workspace; ``None`` when there is none."""
+        ...
+
+    def open_dm(self, token: str, user_id: str) -> str:
+        """The DM channel id with ``user_id`` (``conversations.open``)."""
+        ...
+
+    def post_message(self, token: str, channel: str, text: str, blocks: list[dict[str, Any]]) -> str:
+        """Post; the message's ``ts``."""
+        ...
+
+    def update_message(self, token: str, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None: ...
+
+    def post_ephemeral(
+        self, token: str, channel: str, user_id: str, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> None: ...
+
+    def oauth_access(self, client_id: str, client_secret: str, code: str, redirect_uri: str) -> SlackInstall: ...
