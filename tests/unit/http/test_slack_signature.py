@@ -103,6 +103,21 @@ def test_a_plain_body_is_taken_as_is_and_bad_base64_is_no_body():
     assert raw_body({"body": "not base64!", "isBase64Encoded": True}) is None
 
 
+def test_the_secret_is_looked_up_only_for_a_fresh_signed_request():
+    looked_up: list[int] = []
+
+    def secret() -> str:
+        looked_up.append(1)
+        return DOCS_SECRET
+
+    for headers, now in [({}, SIGNED_AT), (HEADERS, SIGNED_AT + 3600), ({**HEADERS, TIMESTAMP_HEADER: "x"}, SIGNED_AT)]:
+        with pytest.raises(Unauthorized):
+            verify(headers, DOCS_BODY, secret, now)
+    assert looked_up == []
+    verify(HEADERS, DOCS_BODY, secret, SIGNED_AT)
+    assert looked_up == [1]
+
+
 def test_the_age_check_comes_before_the_hmac(monkeypatch):
     def no_hmac(*args, **kwargs):
         raise AssertionError("the HMAC is not computed for a stale request")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hitl.domain.errors import Unauthorized
@@ -39,10 +39,11 @@ def raw_body(event: Mapping[str, Any]) -> bytes | None:
         return None
 
 
-def verify(headers: Mapping[str, str], body: bytes | None, signing_secret: str, now: float) -> None:
+def verify(headers: Mapping[str, str], body: bytes | None, signing_secret: str | Callable[[], str], now: float) -> None:
     """Nothing when Slack signed ``body`` with ``signing_secret`` within ``MAX_AGE_S`` of ``now``
     (epoch seconds); ``Unauthorized`` otherwise.  ``headers``: lower-case names, as API Gateway
-    (payload v2) gives them."""
+    (payload v2) gives them.  A callable ``signing_secret`` is called only for a request that
+    carries a fresh signature: an unsigned or stale one costs no secret lookup."""
     timestamp = headers.get(TIMESTAMP_HEADER)
     signature = headers.get(SIGNATURE_HEADER)
     if not timestamp or not signature:
@@ -58,7 +59,10 @@ def verify(headers: Mapping[str, str], body: bytes | None, signing_secret: str, 
             code="stale_slack_request",
         )
     text = _text(body)
-    if text is None or not _verifier(signing_secret, now).is_valid(text, timestamp, signature):
+    if text is None:
+        raise Unauthorized("The request's Slack signature does not match.", code="invalid_slack_signature")
+    secret = signing_secret if isinstance(signing_secret, str) else signing_secret()
+    if not _verifier(secret, now).is_valid(text, timestamp, signature):
         raise Unauthorized("The request's Slack signature does not match.", code="invalid_slack_signature")
 
 
