@@ -113,7 +113,8 @@ def test_a_request_slack_did_not_sign_is_refused_401_and_nothing_is_written(api,
 
 
 def test_a_signed_body_that_is_not_a_click_is_a_400_and_other_interactions_are_ignored(api, acme, make_pause):
-    for body in (b"payload=not-json", b"nothing=here", urlencode({"payload": "[1]"}).encode()):
+    many_fields = urlencode({f"field{n}": "x" for n in range(50)}).encode()
+    for body in (b"payload=not-json", b"nothing=here", urlencode({"payload": "[1]"}).encode(), many_fields):
         answer = send(api, body, signed(body))
         assert (answer.status, answer.error_code) == (400, "invalid_slack_payload"), body
     watch_id = make_pause(acme)["watchId"]
