@@ -159,6 +159,7 @@ def run_child(environment: dict[str, str], events: list[dict[str, Any]], workdir
     if answer.returncode != 0:
         raise RuntimeError(f"the click process failed:\n{answer.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(answer.stdout.strip().splitlines()[-1])
+    result["log"] = [line for line in answer.stdout.splitlines()[:-1] if '"level":"ERROR"' in line]
     return result
 
 
@@ -186,16 +187,22 @@ def run(options: Options) -> None:
     )
     colds: list[float] = []
     warms: list[float] = []
+    #: the status of each click not acknowledged with 200 (on a starved machine, moto's answers can
+    #: take longer than botocore's read timeout)
+    failed: list[int] = []
+    errors: list[str] = []
     try:
         with warnings.catch_warnings(), tempfile.TemporaryDirectory() as workdir:
             warnings.simplefilter("ignore")
             for number in range(processes):
                 environment, events = prepare(f"http://{host}:{port}", 1 + warm, number)
                 result = run_child(environment, events, workdir)
-                if set(result["statuses"]) != {200}:
-                    raise RuntimeError(f"a click was not acknowledged: {result['statuses']}")
-                colds.append(result["times"][0])
-                warms.extend(result["times"][1:])
+                answered = list(zip(result["statuses"], result["times"], strict=True))
+                failed.extend(status for status, _ in answered if status != 200)
+                errors.extend(result["log"])
+                if answered[0][0] == 200:
+                    colds.append(answered[0][1])
+                warms.extend(ms for status, ms in answered[1:] if status == 200)
     finally:
         logger.setLevel(level)
         server.stop()
@@ -216,3 +223,7 @@ def run(options: Options) -> None:
     ]
     print(table(["request", "samples", "p50 ms", "p99 ms", "max ms"], rows))
     print(f"(Slack's deadline: {SLACK_ACK_DEADLINE_MS} ms; the clicks decide in the request)")
+    if failed:
+        print(f"NOT acknowledged: {len(failed)} click(s), statuses {sorted(set(failed))} (left out of the figures)")
+        for line in errors[:3]:
+            print(f"  {line[:300]}")
