@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from bench import aws_calls, cold_import, dashboard, decision, latency, scale, webhook
+from bench import aws_calls, cold_import, dashboard, decision, latency, scale, slack, webhook
 from bench.common import Options
 
 #: name -> the measurement's ``run``; later steps add theirs here
@@ -17,6 +17,7 @@ MEASUREMENTS: dict[str, Callable[[Options], None]] = {
     "webhook": webhook.run,
     "scale": scale.run,
     "dashboard": dashboard.run,
+    "slack": slack.run,
 }
 
 

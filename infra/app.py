@@ -3,7 +3,9 @@
 Context ``publicBaseUrl`` (``-c publicBaseUrl=https://approvals.example.com``) sets the URL the
 service's links use; without it they use the HTTP API's own URL.  ``senderDomain``,
 ``senderAddress``, ``hostedZoneId`` and ``hostedZoneName`` set where approval emails come from
-(``infra/capabilities/mail.py``).  Synth needs no AWS credentials, no network (except pip for the
+(``infra/capabilities/mail.py``).  ``slackSigningSecretParameter``, ``slackClientId`` and
+``slackClientSecretParameter`` describe the Slack app (``infra/capabilities/slack.py``; Slack is
+off without them).  Synth needs no AWS credentials, no network (except pip for the
 deps layer) and no git.
 """
 
@@ -19,6 +21,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from hitl import wiring
 from infra.capabilities.mail import MailSettings
+from infra.capabilities.slack import parameter_key_from_context, slack_app_from_context
 from infra.layer_build import REPO_ROOT
 from infra.stack import STACK_ID, HitlStack
 
@@ -47,6 +50,8 @@ def build_app(
         public_base_url=app.node.try_get_context("publicBaseUrl") or None,
         mail=MailSettings.from_context(app.node),
         signup=str(app.node.try_get_context("signup") or wiring.SIGNUP_CLOSED),
+        slack=slack_app_from_context(app.node),
+        slack_parameter_key_arn=parameter_key_from_context(app.node),
     )
     if nag:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))

@@ -17,6 +17,7 @@ from infra.capabilities.layers import Layers
 from infra.capabilities.mail import Mail, MailSettings
 from infra.capabilities.monitoring import Monitoring
 from infra.capabilities.secrets import Secrets
+from infra.capabilities.slack import Slack
 
 STACK_ID = "Hitl"
 
@@ -24,7 +25,9 @@ STACK_ID = "Hitl"
 class HitlStack(cdk.Stack):
     """``public_base_url``: the public URL links point at (a custom domain); default: the API's URL.
     ``mail``: where approval emails come from (``infra.capabilities.mail``); default: example.com.
-    ``signup``: ``HITL_SIGNUP`` of every function, ``closed`` (the default) or ``open``."""
+    ``signup``: ``HITL_SIGNUP`` of every function, ``closed`` (the default) or ``open``.
+    ``slack``: the deployment's Slack app (``infra.capabilities.slack``); ``None``: Slack is off.
+    ``slack_parameter_key_arn``: the KMS key of its SSM parameters, when not SSM's default key."""
 
     def __init__(
         self,
@@ -34,6 +37,8 @@ class HitlStack(cdk.Stack):
         public_base_url: str | None = None,
         mail: MailSettings | None = None,
         signup: str = wiring.SIGNUP_CLOSED,
+        slack: wiring.SlackApp | None = None,
+        slack_parameter_key_arn: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -63,7 +68,14 @@ class HitlStack(cdk.Stack):
             mail=mail_resources,
             kms_key=secrets.key if secrets is not None else None,
             signup=_checked_signup(signup),
+            slack=slack,
         )
+        # the Slack app's two secrets: readable by exactly the functions that need the app
+        slack_resources = Slack(self, "Slack", app=slack, parameter_key_arn=slack_parameter_key_arn) if slack else None
+        if slack_resources is not None:
+            slack_resources.grant_read(
+                functions.by_name[spec.name] for spec in wiring.FUNCTIONS if wiring.SLACK_APP in spec.needs
+            )
         api.add_routes(wiring.ROUTES, functions.by_name)
         events.consume(functions.by_name)
         Expiry(self, "Expiry", schedules=wiring.SCHEDULES, functions=functions.by_name)
@@ -77,6 +89,7 @@ class HitlStack(cdk.Stack):
         self.data, self.events, self.layers, self.api, self.functions = data, events, layers, api, functions
         self.mail = mail_resources
         self.secrets = secrets
+        self.slack = slack_resources
 
 
 def _mail_outputs(stack: cdk.Stack, mail: Mail) -> None:

@@ -31,7 +31,8 @@ SENDS_TO_PREFIX = wiring.sends_to("")
 class Functions(Construct):
     """``work_queues``: the subscriptions' queues by name, for the ``sends_to`` needs; ``mail``: the SES
     identity and configuration set, for ``ses:send`` (``None`` when no function sends email); ``kms_key``:
-    the service's key, for ``kms:use`` (``None`` when no function needs it); ``signup``: ``HITL_SIGNUP``."""
+    the service's key, for ``kms:use`` (``None`` when no function needs it); ``signup``: ``HITL_SIGNUP``;
+    ``slack``: the Slack app whose settings the ``slack:app`` functions get (``None``: Slack is off)."""
 
     def __init__(
         self,
@@ -48,6 +49,7 @@ class Functions(Construct):
         mail: Mail | None,
         kms_key: kms.IKey | None = None,
         signup: str = wiring.SIGNUP_CLOSED,
+        slack: wiring.SlackApp | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.by_name: dict[str, lambda_.Function] = {}
@@ -63,6 +65,7 @@ class Functions(Construct):
                 ses_configuration_set=mail.configuration_set.configuration_set_name if mail is not None else None,
                 kms_key_id=kms_key.key_arn if kms_key is not None else None,
                 signup=signup,
+                slack=slack,
             )
             environment = wiring.function_environment(spec, deployment)
             if wiring.LOCAL_ONLY_SETTINGS & set(environment):

@@ -5,6 +5,7 @@ channel rewrites that DM with the outcome (``chat.update``, same ``ts``, no butt
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import Any
 
@@ -93,3 +94,38 @@ def test_a_pause_sends_the_owner_a_dm_that_a_decision_by_email_rewrites(stack, a
     assert f"*Approved* by {owner} (via email)" in str(update["blocks"]) and "ship it" in str(update["blocks"])
     page = stack.http().get("/_local/slack").text
     assert "· updated" in page
+
+
+def test_a_signed_click_in_the_fake_slack_resumes_the_waiting_agent_and_rewrites_the_dm(
+    stack, agent, new_pause, eventually
+):
+    action = f"Rotate the keys of shop {uuid.uuid4().hex[:6]}"
+    watch_id = new_pause(action=action)["watchId"]
+    dm = dm_about(stack, watch_id, eventually)
+    owner = stack.config["approverEmail"]
+    waited: dict[str, Any] = {}
+    waiting = threading.Thread(target=lambda: waited.update(answer=agent.get(f"/api/pause/{watch_id}?wait=20")))
+    waiting.start()
+
+    # the owner presses Approve on /_local/slack: the fake sends Slack's signed request to the stack
+    page = stack.http().post_form(
+        f"{stack.url}/_local/slack/click",
+        {"channel": dm["channel"], "ts": dm["ts"], "action_id": APPROVE},
+        {"Origin": stack.url, "Sec-Fetch-Site": "same-origin"},
+    )
+    waiting.join(25)
+
+    assert page.status == 200 and '<strong id="status">200</strong>' in page.text, page.text
+    answer = waited["answer"]
+    assert answer.status == 200, answer.body
+    pause = answer.json()
+    assert pause["status"] == "approved"
+    assert (pause["decision"]["by"], pause["decision"]["channel"]) == (owner, "slack")
+
+    def rewritten() -> dict[str, Any] | None:
+        updates = [c for c in slack_calls(stack) if c["method"] == "chat.update" and c["ts"] == dm["ts"]]
+        return updates[-1] if updates else None
+
+    update = eventually(rewritten)
+    assert set(buttons(update["blocks"])) == {OPEN}  # nothing left to click
+    assert owner in str(update["blocks"]) and "Approved" in str(update["blocks"])

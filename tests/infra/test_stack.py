@@ -162,6 +162,7 @@ TABLE_ACTIONS_OF = {
     "pages": {"GetItem", "Query", "PutItem", "UpdateItem"},
     "webhooks": {"GetItem", "Query", "PutItem"},
     "dashboard": {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"},
+    "slack": {"GetItem", "Query", "PutItem", "UpdateItem"},
 }
 
 

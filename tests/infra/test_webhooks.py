@@ -97,11 +97,12 @@ def test_functions_that_use_the_key_are_told_its_arn(synthesized, key_id, spec):
 def test_the_api_the_dashboard_the_notifier_and_the_deliverer_are_the_ones_that_use_the_key():
     # the premise of the tests above: registration (API or an owner's page) encrypts, delivery
     # and the callback secret's reveal decrypt; connecting Slack (dashboard) encrypts its bot
-    # token, the notifier decrypts it to send DMs
+    # token, the notifier decrypts it to send DMs, the slack function to answer a click with a note
     assert {spec.name for spec in wiring.FUNCTIONS if wiring.KMS_USE in spec.needs} == {
         "api",
         "dashboard",
         "notifier",
+        "slack",
         WEBHOOKS,
     }
     assert Settings.model_fields["kms_key_id"].validation_alias == wiring.ENV_KMS_KEY

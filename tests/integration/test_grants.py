@@ -19,7 +19,7 @@ from hitl import runtime, wiring
 from hitl_local import apigw
 from hitl_local.receiver import receiver
 from hitl_local.ses_simulator import MailboxSimulator
-from tests import people
+from tests import people, slack
 from tests.client import Browser
 
 #: how IAM judges the items of a transaction
@@ -83,7 +83,7 @@ def _as_function(name: str, handler: Any, recorded: Calls) -> Any:
     return invoke
 
 
-def test_each_function_calls_exactly_the_table_actions_it_is_granted(api, cloud, make_tenant, calls):
+def test_each_function_calls_exactly_the_table_actions_it_is_granted(api, cloud, make_tenant, calls, monkeypatch):
     tenant = make_tenant(plan="pro", approvers=["ann@x.test", "bounce@simulator.amazonses.com"])
     key = tenant["apiKey"]
     with receiver() as hook:
@@ -196,6 +196,15 @@ def test_each_function_calls_exactly_the_table_actions_it_is_granted(api, cloud,
     assert ann.post("/app/team/members/role", {**form, "email": "dee@x.test", "role": "owner"}).status == 303
     assert ann.post("/app/team/members/remove", {**form, "email": "dee@x.test"}).status == 303
     assert ann.post("/app/sessions/end-all", form).status == 303
+
+    # the slack function: a linked approver's signed click in a DM decides; a stranger's is refused
+    slack.enable(cloud, monkeypatch, {"ann@x.test": "U0ANN"})
+    slack.connect(cloud, tenant["tenantId"], {"ann@x.test": "U0ANN"}, "ann@x.test")
+    in_slack = api.post("/api/pause", {"action": "From Slack", "approvers": ["ann@x.test"]}, key=key).json()
+    for user in ("U0ANN", "U0STRANGER"):
+        body = slack.click_body(in_slack["watchId"], user)
+        assert api.call("POST", slack.ROUTE, raw=body, headers=slack.signed(body), key="").status == 200
+    assert api.get(f"/api/pause/{in_slack['watchId']}", key=key).json()["decision"]["channel"] == "slack"
 
     for spec in wiring.FUNCTIONS:
         called = calls.by_function.get(spec.name, set())

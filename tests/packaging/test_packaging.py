@@ -28,10 +28,12 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+from slack_sdk.signature import SignatureVerifier
 from standardwebhooks.webhooks import Webhook
 
 from hitl import ids, runtime, wiring
@@ -316,7 +318,7 @@ def look_alike_key() -> str:
 # --- the handlers, each in a bare Python 3.12 ---------------------------------------------
 
 #: functions of the wiring that a test below invokes; a new function needs a sample event here
-INVOKED = {"api", "wait", "sweeper", "notifier", "pages", "webhooks", "dashboard"}
+INVOKED = {"api", "wait", "sweeper", "notifier", "pages", "webhooks", "dashboard", "slack"}
 
 
 def test_every_function_of_the_wiring_is_invoked_here() -> None:
@@ -437,6 +439,48 @@ def test_dashboard_function_serves_the_sign_in_page_and_refuses_an_api_key_witho
     assert page.status == 200 and 'name="email"' in page.body.decode()
     assert page.headers["cache-control"] == "no-store"
     assert refused.status == 401 and "API keys cannot be used here" in refused.body.decode()
+
+
+def test_slack_function_verifies_a_click_with_the_secret_from_ssm_against_aws_apis(
+    invoke: Invoke, moto_server: str
+) -> None:
+    # Given the Slack app's signing secret in SSM, and two clicks: one unsigned, one signed by Slack
+    # for a Slack team no tenant has connected
+    session = boto3.session.Session(region_name=REGION)
+    names = resources.create(session)
+    secret, parameter = "packaging-signing-secret", "/hitl-packaging/slack/signing-secret"
+    session.client("ssm").put_parameter(Name=parameter, Value=secret, Type="SecureString")
+    app = wiring.SlackApp(signing_secret_parameter=parameter, client_id="1.2", client_secret_parameter="/unused")
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0NOBODY"},
+        "user": {"id": "U0X"},
+        "actions": [{"action_id": "hitl_approve", "value": "w_x"}],
+    }
+    body = urlencode({"payload": json.dumps(payload)})
+    stamp = str(int(time.time()))
+    signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    headers = {**form, "x-slack-request-timestamp": stamp, "x-slack-signature": str(signature)}
+    route, params = apigw.match_route("POST", "/slack/interactivity")
+    assert route.function == wiring.SLACK.name
+    events = [
+        apigw.to_event(apigw.Request("POST", "/slack/interactivity", "", form, body.encode()), route, params),
+        apigw.to_event(apigw.Request("POST", "/slack/interactivity", "", headers, body.encode()), route, params),
+    ]
+    assert events[1]["isBase64Encoded"]  # a form body, as API Gateway hands it
+
+    # When the slack function's handler runs them in a bare Python 3.12 (slack_sdk from the deps layer)
+    unsigned, signed = (
+        apigw.from_result(r)
+        for r in invoke(
+            wiring.SLACK, events, moto_server, names.table, names.bus, environment=wiring.slack_environment(app)
+        )
+    )
+
+    # Then the unsigned one is refused in our error shape, the signed one acknowledged (nothing to decide)
+    assert unsigned.status == 401 and unsigned.json()["error"]["code"] == "missing_slack_signature"
+    assert signed.status == 200, signed.body
 
 
 def test_notifier_sends_an_approval_email_against_aws_apis(invoke: Invoke, moto_server: str) -> None:

@@ -83,4 +83,10 @@ def test_the_wiring_routes_are_exactly_what_each_function_serves(name):
 
 
 def test_every_http_function_has_routes():
-    assert set(HTTP_FUNCTIONS) == {wiring.API.name, wiring.WAIT.name, wiring.PAGES.name, wiring.DASHBOARD.name}
+    assert set(HTTP_FUNCTIONS) == {
+        wiring.API.name,
+        wiring.WAIT.name,
+        wiring.PAGES.name,
+        wiring.DASHBOARD.name,
+        wiring.SLACK.name,
+    }

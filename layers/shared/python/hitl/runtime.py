@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from hitl.domain.notify import Notifier
     from hitl.domain.sessions import Sessions
     from hitl.domain.signin import SignIn
+    from hitl.domain.slack_clicks import SlackClicks
     from hitl.domain.slack_notify import SlackDms
     from hitl.domain.teams import Teams
     from hitl.domain.tenants import TenantAdmin
@@ -202,6 +203,16 @@ def slack_api() -> SlackWebApi:
     return SlackWebApi(settings.slack_api_url)
 
 
+@lru_cache(maxsize=1)
+def slack_clicks() -> SlackClicks:
+    """The clicks in Slack DMs (``POST /slack/interactivity``): decided through the pauses' one
+    ``decide``; the Slack client and the token cipher are built only when a note is posted."""
+    from hitl.domain.slack_clicks import SlackClicks
+
+    store, pauses = services().store, services().pauses
+    return SlackClicks(store.slack, store.tenants, store.pauses, pauses.decide, slack_api, slack_tokens, pauses.clock)
+
+
 def check_callback_url(url: str) -> None:
     """The SSRF guard at create time (the deliverer checks again at connect time)."""
     from hitl.domain.errors import Unprocessable
@@ -223,6 +234,7 @@ def reset() -> None:
     webhooks.cache_clear()
     slack_tokens.cache_clear()
     slack_api.cache_clear()
+    slack_clicks.cache_clear()
     get_settings.cache_clear()
     from hitl.slack import secrets  # no slack_sdk in it
 

@@ -186,7 +186,23 @@ DASHBOARD = Function(
     local_max=4,
 )
 
-FUNCTIONS: tuple[Function, ...] = (API, WAIT, SWEEPER, NOTIFIER, PAGES, WEBHOOKS, DASHBOARD)
+SLACK = Function(
+    name="slack",
+    asset="functions/slack",
+    handler="slack_handler.lambda_handler",
+    description="Slack's interactivity calls: an approver's Approve or Reject click in a DM, verified, decided",
+    memory_mb=256,
+    # Slack waits 3 s for the answer: the click is judged and decided in the request
+    timeout_s=10,
+    # the team's workspace, the tenant and its members, the pause (GetItem, Query); a decision is a
+    # transition (a transaction) whose event goes out; the signing secret read from SSM; the bot
+    # token decrypted to answer a click that cannot decide (chat.postEphemeral)
+    needs=frozenset({BUS_PUT, KMS_USE, SLACK_APP}) | table_access(GET_ITEM, QUERY, *TRANSACTION),
+    local_warm=1,
+    local_max=4,
+)
+
+FUNCTIONS: tuple[Function, ...] = (API, WAIT, SWEEPER, NOTIFIER, PAGES, WEBHOOKS, DASHBOARD, SLACK)
 #: attempts of one webhook delivery before the dead-letter queue (hitl.webhooks.models schedule)
 WEBHOOK_ATTEMPTS = 8
 
@@ -273,6 +289,8 @@ ROUTES: tuple[Route, ...] = (
     Route("HEAD", "/a/{token}/{choice}", PAGES.name),
     Route("POST", "/a/{token}", PAGES.name),
     *DASHBOARD_ROUTES,
+    # Slack's interactivity request URL (the app manifest's): every click in a DM, signed by Slack
+    Route("POST", "/slack/interactivity", SLACK.name),
     # unknown paths and methods reach the API function, which answers 404/405 in our shape
     Route("ANY", DEFAULT_ROUTE, API.name),
 )
