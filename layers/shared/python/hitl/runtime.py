@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from hitl.domain.signin import SignIn
     from hitl.domain.teams import Teams
     from hitl.domain.tenants import TenantAdmin
+    from hitl.slack.client import SlackWebApi
     from hitl.webhooks.service import WebhookService
 
 
@@ -168,6 +169,18 @@ def slack_tokens() -> KmsCrypto:
     return KmsCrypto(aws.kms(), settings.kms_key_id, purpose=SLACK_BOT_TOKEN)
 
 
+@lru_cache(maxsize=1)
+def slack_api() -> SlackWebApi:
+    """Slack's Web API at the deployment's ``HITL_SLACK_API_URL`` (the local stack: its fake)."""
+    from hitl.slack.client import SlackWebApi
+    from hitl.slack.secrets import SlackNotConfigured
+
+    settings = get_settings()
+    if not settings.slack_api_url:
+        raise SlackNotConfigured(f"{wiring.ENV_SLACK_API_URL} is not set: this deployment has no Slack app")
+    return SlackWebApi(settings.slack_api_url)
+
+
 def check_callback_url(url: str) -> None:
     """The SSRF guard at create time (the deliverer checks again at connect time)."""
     from hitl.domain.errors import Unprocessable
@@ -188,5 +201,9 @@ def reset() -> None:
     deliveries_queue.cache_clear()
     webhooks.cache_clear()
     slack_tokens.cache_clear()
+    slack_api.cache_clear()
     get_settings.cache_clear()
+    from hitl.slack import secrets  # no slack_sdk in it
+
+    secrets.reset()
     aws.reset()

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_sesv2 import SESV2Client
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=10)
 
@@ -54,6 +55,11 @@ def kms() -> KMSClient:
     return cast("KMSClient", session().create_client("kms", config=_CONFIG))
 
 
+@lru_cache(maxsize=1)
+def ssm() -> SSMClient:
+    return cast("SSMClient", session().create_client("ssm", config=_CONFIG))
+
+
 def reset() -> None:
-    for factory in (session, dynamodb, events, sesv2, sqs, kms):
+    for factory in (session, dynamodb, events, sesv2, sqs, kms, ssm):
         factory.cache_clear()
