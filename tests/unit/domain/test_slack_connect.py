@@ -67,7 +67,7 @@ def make_connect(store, audit, slack_api, clock, *, configured: bool = True) -> 
         else None
     )
     return SlackConnect(
-        store.slack, store.tenants, audit, MemoryCipher(), slack_api, app=app, base_url=BASE + "/", clock=clock
+        store.slack, store.tenants, audit, MemoryCipher(), lambda: slack_api, app=app, base_url=BASE + "/", clock=clock
     )
 
 

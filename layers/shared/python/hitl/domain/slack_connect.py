@@ -132,7 +132,7 @@ class SlackConnect:
         members: SlackMembers,
         audit: TeamAudit,
         cipher: SecretCipher,
-        api: SlackApi,
+        api: Callable[[], SlackApi],
         *,
         app: SlackAppConfig | None,
         base_url: str,
@@ -142,6 +142,7 @@ class SlackConnect:
         self.members = members
         self.audit = audit
         self.cipher = cipher
+        #: Slack's Web API, built on first use (reading a page needs none)
         self.api = api
         self.app = app
         self.base_url = base_url.rstrip("/")
@@ -205,7 +206,7 @@ class SlackConnect:
         if not code:
             raise BadRequest("Slack sent no authorization code: start again from Settings.", code="slack_no_code")
         try:
-            granted = self.api.oauth_access(
+            granted = self.api().oauth_access(
                 client_id=app.client_id,
                 client_secret=app.client_secret(),
                 code=code,
@@ -236,7 +237,7 @@ class SlackConnect:
                 "A Slack bot token starts with xoxb- (the app's OAuth & Permissions page).", code="slack_token_invalid"
             )
         try:
-            found = self.api.auth_test(token)
+            found = self.api().auth_test(token)
         except SlackApiError as refused:
             raise Unprocessable(
                 f"Slack refused this token ({refused.error}). Copy the Bot User OAuth Token again.",
@@ -405,7 +406,7 @@ class SlackConnect:
             if member.status != "confirmed" or member.slackUserId is not None:
                 continue
             try:
-                user_id = self.api.lookup_user_by_email(token, member.email)
+                user_id = self.api().lookup_user_by_email(token, member.email)
             except SlackApiError:
                 user_id = None
             if user_id is None or user_id in taken:
@@ -418,7 +419,7 @@ class SlackConnect:
 
     def _lookup(self, workspace: SlackWorkspace, email: str) -> str | None:
         token = self.cipher.decrypt(workspace.tenantId, workspace.botTokenCipher)
-        return self.api.lookup_user_by_email(token, email)
+        return self.api().lookup_user_by_email(token, email)
 
     def _link(self, tenant_id: str, email: str, user_id: str, by: Actor, **details: str) -> None:
         if not self.members.set_slack_user(tenant_id, email, user_id):
