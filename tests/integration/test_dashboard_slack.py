@@ -118,6 +118,7 @@ def test_an_owner_connects_slack_with_the_install_and_the_token_is_encrypted_at_
     page = owner.get(back.headers["location"])
     assert "Slack is connected. 2 members linked by their email; 1 not found" in page.text
     assert "Memory Workspace" in page.text and "T0MEMORY" in page.text and "Disconnect Slack" in page.text
+    assert "<dt>Members linked</dt><dd>2 of 3</dd>" in page.text
     assert slack_api.token not in page.text
     # the client secret came from SSM; the token is stored only encrypted, bound to the tenant
     (exchange,) = slack_api.called("oauth.v2.access")

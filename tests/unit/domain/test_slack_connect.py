@@ -153,6 +153,8 @@ def test_finishing_the_install_connects_the_workspace_with_the_token_encrypted_a
     # members found by their email are linked; bob has no Slack user of his email
     assert done.linked == (ANN, OWNER) and done.unmatched == (BOB,)
     assert member(store, team, ANN).slackUserId == "U0ANN" and member(store, team, BOB).slackUserId is None
+    status = connect.status(team)
+    assert (status.usable, status.workspace, status.linked, status.members) == (True, workspace, 2, 3)
     assert audit.types() == [team_events.SLACK_CONNECTED, team_events.SLACK_LINKED, team_events.SLACK_LINKED]
     connected = audit.events[0]
     assert (connected.actor, connected.channel, connected.ip) == (OWNER, "dashboard", "203.0.113.7")

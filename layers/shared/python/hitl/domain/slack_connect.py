@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 from urllib.parse import urlencode
@@ -114,6 +114,9 @@ class SlackStatus:
     #: the deployment has a Slack app
     configured: bool
     workspace: SlackWorkspace | None
+    #: confirmed members linked to a Slack user, and confirmed members (when connected)
+    linked: int = 0
+    members: int = 0
 
     @property
     def usable(self) -> bool:
@@ -158,7 +161,12 @@ class SlackConnect:
         tenant = self._tenant(tenant_id)
         allowed = tenant.plan == "pro"
         workspace = self.workspaces.get(tenant_id) if allowed and self.app is not None else None
-        return SlackStatus(plan=tenant.plan, allowed=allowed, configured=self.app is not None, workspace=workspace)
+        status = SlackStatus(plan=tenant.plan, allowed=allowed, configured=self.app is not None, workspace=workspace)
+        if workspace is None:
+            return status
+        confirmed = [m for m in self.members.approvers(tenant_id) if m.status == "confirmed"]
+        linked = sum(1 for m in confirmed if m.slackUserId is not None)
+        return replace(status, linked=linked, members=len(confirmed))
 
     # --- connecting --------------------------------------------------------------------------
 
