@@ -254,3 +254,15 @@ def test_only_owners_connect_slack(api, cloud, owner, slack_api):
     assert post(ann, "/app/settings/slack/token", {"token": slack_api.token}).status == 403
     assert workspace_items(cloud) == [] and not slack_api.calls
     assert not re.search(r"xoxb-", ann.get("/app/account").text)
+
+
+def test_a_team_moved_off_pro_still_sees_and_removes_its_workspace(api, cloud, owner, slack_api, admin, team):
+    assert post(owner, "/app/settings/slack/token", {"token": slack_api.token}).status == 303
+    admin.set_plan(team["tenantId"], "starter")
+
+    settings = owner.get("/app/settings")
+
+    assert "part of the <strong>Pro</strong> plan" in settings.text and "is still connected" in settings.text
+    assert post(owner, "/app/settings/slack/token", {"token": slack_api.token}).status == 402
+    assert post(owner, "/app/settings/slack/disconnect").status == 303
+    assert workspace_items(cloud) == [] and post(owner, "/app/settings/slack/disconnect").status == 402

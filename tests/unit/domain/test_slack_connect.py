@@ -504,6 +504,24 @@ def test_every_slack_use_case_refuses_a_team_not_on_pro(connect, store, slack_ap
     assert (status.allowed, status.plan, status.usable) == (False, "starter", False)
 
 
+def test_a_team_that_left_pro_can_still_unlink_and_disconnect_what_it_connected(connect, store, audit, slack_api):
+    team = make_team(store)
+    install(connect, slack_api, team)
+    store.tenants.tenants[team] = store.tenants.tenants[team].model_copy(update={"plan": "starter"})
+    status = connect.status(team)
+    assert (status.allowed, status.usable, status.workspace.teamId) == (False, False, "T0MEMORY")  # type: ignore[union-attr]
+    with pytest.raises(PlanRequired):
+        connect.link(team, BOB, "ann.work@x.test", me(BOB))
+
+    connect.unlink(team, ANN, me(ANN))
+    connect.disconnect(team, me())
+
+    assert store.slack.get(team) is None and member(store, team, OWNER).slackUserId is None
+    assert audit.types()[-2:] == [team_events.SLACK_UNLINKED, team_events.SLACK_DISCONNECTED]
+    with pytest.raises(PlanRequired):  # nothing left: the plan gate again
+        connect.disconnect(team, me())
+
+
 def test_without_a_slack_app_nothing_slack_runs(store, audit, slack_api, clock):
     connect = make_connect(store, audit, slack_api, clock, configured=False)
     team = make_team(store)

@@ -160,9 +160,9 @@ class SlackConnect:
     def status(self, tenant_id: str) -> SlackStatus:
         tenant = self._tenant(tenant_id)
         allowed = tenant.plan == "pro"
-        workspace = self.workspaces.get(tenant_id) if allowed and self.app is not None else None
+        workspace = self.workspaces.get(tenant_id)
         status = SlackStatus(plan=tenant.plan, allowed=allowed, configured=self.app is not None, workspace=workspace)
-        if workspace is None:
+        if not status.usable:
             return status
         confirmed = [m for m in self.members.approvers(tenant_id) if m.status == "confirmed"]
         linked = sum(1 for m in confirmed if m.slackUserId is not None)
@@ -264,10 +264,12 @@ class SlackConnect:
 
     def disconnect(self, tenant_id: str, by: Actor) -> SlackWorkspace:
         """Forget the workspace and its token; every member's Slack link is cleared (and their
-        email turned back on): nobody is left without notifications."""
-        self._allowed(tenant_id)
+        email turned back on): nobody is left without notifications.  A workspace left connected
+        by a team no longer on Pro (or after the Slack app was taken away) may still be removed."""
+        self._tenant(tenant_id)
         workspace = self.workspaces.get(tenant_id)
         if workspace is None:
+            self._allowed(tenant_id)
             raise NotFound("No Slack workspace is connected.", code="slack_not_connected")
         self.workspaces.disconnect(tenant_id)
         for member in self.members.approvers(tenant_id):
@@ -337,10 +339,11 @@ class SlackConnect:
         return user_id
 
     def unlink(self, tenant_id: str, email: str, by: Actor) -> None:
-        """A member unlinks their Slack account; their email is turned back on."""
-        self._allowed(tenant_id)
+        """A member unlinks their Slack account; their email is turned back on (a link left from
+        when the team was on Pro may still be removed)."""
         member = self._member(tenant_id, email)
         if member.slackUserId is None:
+            self._allowed(tenant_id)
             raise NotFound("Your account is not linked to Slack.", code="slack_not_linked")
         self.members.set_slack_user(tenant_id, member.email, None)
         self._record(tenant_id, team_events.SLACK_UNLINKED, by, email=member.email, slackUserId=member.slackUserId)
