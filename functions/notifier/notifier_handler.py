@@ -1,9 +1,11 @@
-"""The notifier: ``pause.created`` → one work item per approver → one email each; and what SES
-reports about those emails.
+"""The notifier: ``pause.created`` → one work item per (approver, channel) → one email or Slack DM
+each; what SES reports about those emails; and, after each decision, the pause's Slack DMs updated.
 
-Its three queues feed it (batch item failures reported, so one bad record never retries the
-others): ``notify`` (``pause.created``, fanned out), ``email`` (one work item per approver) and
-``bounces`` (SES's events from the default bus).  A failed send is retried with growing delays;
+Its four queues feed it (batch item failures reported, so one bad record never retries the
+others): ``notify`` (``pause.created`` and reminders, fanned out), ``email`` (one work item per
+approver and channel: its ``channel`` says email or slack), ``bounces`` (SES's events from the
+default bus) and ``slack-updates`` (decisions, expiries, cancels: every DM of the pause rewritten).
+A failed send is retried with growing delays (a DM Slack rate-limits: after its ``Retry-After``);
 on its last attempt the failure is recorded on the pause before the message goes to the
 dead-letter queue.  An email SES reports as bounced, complained about or rejected is recorded
 on its pause the same way (once per approver, however often SES reports it).
@@ -17,6 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hitl import wiring
 from hitl.domain.notify import GaveUp, RetryLater
+from hitl.domain.slack_notify import UPDATE_EVENTS
 from hitl.observability import logger, metrics, tracer
 from hitl.runtime import email_queue, notifier
 
@@ -38,8 +41,14 @@ def handle(record: SQSRecord) -> None:
             metrics.add_metric(name="NotificationFailed", unit="Count", value=1)
             metrics.add_metric(name=f"Email{recorded.kind}", unit="Count", value=1)
         return
-    fanned = notifier().fan_out(envelope["detail"])
-    logger.info("fanned out", extra={"watch_id": envelope["detail"]["data"]["watchId"], "approvers": fanned})
+    detail = envelope["detail"]
+    if detail.get("type") in UPDATE_EVENTS:
+        updated = notifier().update_slack(detail)
+        if updated:
+            metrics.add_metric(name="SlackUpdated", unit="Count", value=updated)
+        return
+    fanned = notifier().fan_out(detail)
+    logger.info("fanned out", extra={"watch_id": detail["data"]["watchId"], "work_items": fanned})
 
 
 def send(record: SQSRecord) -> None:
@@ -48,13 +57,15 @@ def send(record: SQSRecord) -> None:
     except RetryLater as later:
         email_queue().delay(record.receipt_handle, later.delay_s)
         raise
-    except GaveUp:
+    except GaveUp as gave_up:
         metrics.add_metric(name="NotificationFailed", unit="Count", value=1)
+        if gave_up.channel == "slack":
+            metrics.add_metric(name="SlackSendFailed", unit="Count", value=1)
         raise
     if outcome.status == "busy":
-        raise RuntimeError("another attempt is sending this email; retry later")
+        raise RuntimeError(f"another attempt is sending this {outcome.channel} notification; retry later")
     if outcome.status == "sent":
-        metrics.add_metric(name="EmailSent", unit="Count", value=1)
+        metrics.add_metric(name="SlackSent" if outcome.channel == "slack" else "EmailSent", unit="Count", value=1)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -109,6 +109,7 @@ def test_the_local_stack_runs_each_function_with_the_wirings_environment(spec):
             names.queues,
             ses_configuration_set=names.configuration_set,
             kms_key_id=names.kms_key_id,
+            slack=local.slack_app(),
         ),
         wiring.LocalSettings(webhook_retry_scale=0.5),
     )
@@ -118,6 +119,8 @@ def test_the_local_stack_runs_each_function_with_the_wirings_environment(spec):
     assert environment[wiring.ENV_WEBHOOK_LOOPBACK] == "true"
     assert environment[wiring.ENV_TRACE_DISABLED] == "true"
     assert environment[wiring.ENV_SIGNUP] == "open"  # anyone may make a team on the local stack
+    if wiring.SLACK_APP in spec.needs:  # the stack's own fake Slack
+        assert environment[wiring.ENV_SLACK_API_URL] == f"{local.api_url}/_local/slack/api/"
 
 
 def test_sign_up_is_closed_unless_a_deployment_opens_it():

@@ -38,8 +38,9 @@ from werkzeug.wrappers import Response as WsgiResponse
 
 from hitl import runtime, wiring
 from hitl.adapters.dynamo import DynamoStore
+from hitl.adapters.kms import SLACK_BOT_TOKEN, KmsCrypto
 from hitl.webhooks.models import RETRY_SCHEDULE_S
-from hitl_local import apigw, fast_queries, fast_transactions, outbox, resources, saved_messages, state
+from hitl_local import apigw, fast_queries, fast_transactions, outbox, resources, saved_messages, slack_fake, state
 from hitl_local.moto_server import FAKE_CREDENTIALS, REGION, MotoServer, export_kms_key, import_kms_key
 from hitl_local.pollers import MAPPING_CONCURRENCY, EventCollector, QueuePoller, ScheduleRunner
 from hitl_local.ses_simulator import MailboxSimulator, moto_sent_messages
@@ -50,6 +51,9 @@ log = logging.getLogger("hitl_local")
 #: API Gateway HTTP API's request payload limit
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 LOCAL_PREFIX = "/_local/"
+#: the local Slack app's secrets, SecureString parameters in moto's SSM
+SLACK_SIGNING_SECRET_PARAMETER = "/hitl-local/slack/signing-secret"  # noqa: S105 (a name)
+SLACK_CLIENT_SECRET_PARAMETER = "/hitl-local/slack/client-secret"  # noqa: S105 (a name)
 #: every retry of a webhook delivery within about this long of its first attempt (the schedule of
 #: ``hitl.webhooks.models``, ~8.6 hours in AWS, compressed): a developer sees them all happen
 WEBHOOK_RETRY_WINDOW_S = 60
@@ -134,6 +138,8 @@ class Front:
     #: function name -> its instances
     pools: Mapping[str, Invoker]
     local_routes: dict[tuple[str, str], LocalHandler] = field(default_factory=dict)
+    #: (method, path prefix) -> handler: the fake Slack's ``/_local/slack/api/{method}``
+    local_prefixes: dict[tuple[str, str], LocalHandler] = field(default_factory=dict)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         started = time.monotonic()
@@ -168,6 +174,15 @@ class Front:
         """The answer to one request, and which function (or ``local``) gave it."""
         if request.path.startswith(LOCAL_PREFIX):
             handler = self.local_routes.get((request.method, request.path))
+            if handler is None:
+                handler = next(
+                    (
+                        h
+                        for (m, p), h in self.local_prefixes.items()
+                        if m == request.method and request.path.startswith(p)
+                    ),
+                    None,
+                )
             if handler is None and request.method == "HEAD":
                 handler = self.local_routes.get(("GET", request.path))
             if handler is None:
@@ -281,12 +296,27 @@ class LocalStack:
         self.restored_emails = 0
         self._keep_on_stop = False
         self.lock = state.StateLock(options.state_dir)
+        #: what signs the fake Slack's clicks (kept in local.json across restarts)
+        self.slack_signing_secret = ""
+        self.slack: slack_fake.FakeSlack | None = None
 
     @property
     def api_url(self) -> str:
-        assert self.http is not None
+        """Where the front serves (before it does: where it is to, on the options' port)."""
         host = self.options.host if self.options.host not in ("0.0.0.0", "::", "") else "127.0.0.1"  # noqa: S104
-        return f"http://{host}:{self.http.server_port}"
+        port = self.http.server_port if self.http is not None else self.options.port
+        return f"http://{host}:{port}"
+
+    def slack_app(self) -> wiring.SlackApp:
+        """The local Slack app: the fake Slack of this stack (``hitl_local.slack_fake``), its secrets
+        in moto's SSM."""
+        return wiring.SlackApp(
+            signing_secret_parameter=SLACK_SIGNING_SECRET_PARAMETER,
+            client_id=slack_fake.CLIENT_ID,
+            client_secret_parameter=SLACK_CLIENT_SECRET_PARAMETER,
+            api_url=f"{self.api_url}{slack_fake.API_PREFIX}",
+            authorize_url=f"{self.api_url}{slack_fake.PREFIX}/oauth/authorize",
+        )
 
     def function_environment(self, function: wiring.Function) -> dict[str, str]:
         """The function's environment from the wiring (as in AWS, plus the local-only settings), and
@@ -301,6 +331,7 @@ class LocalStack:
             ses_configuration_set=self.names.configuration_set,
             kms_key_id=self.names.kms_key_id,
             log_level=self.options.log_level,
+            slack=self.slack_app(),
         )
         local = wiring.LocalSettings(webhook_retry_scale=self.options.webhook_retry_scale, metrics=self.options.metrics)
         return {
@@ -347,13 +378,31 @@ class LocalStack:
         self.restored_messages = saved_messages.import_queues(saved_queues)
         self.restored_emails = saved_messages.import_outbox(saved_outbox)
         self._keep_on_stop = True  # moto holds the saved state now: it may be saved again
+        previous = state.read_config(state_dir)
+        # the Slack app's secrets, in moto's SSM as SecureStrings (the functions read them there)
+        self.slack_signing_secret = str((previous or {}).get("slackSigningSecret") or secrets.token_hex(16))
+        ssm = session.client("ssm")
+        for name, value in (
+            (SLACK_SIGNING_SECRET_PARAMETER, self.slack_signing_secret),
+            (SLACK_CLIENT_SECRET_PARAMETER, secrets.token_hex(16)),
+        ):
+            ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
 
         self.pools = Pools(wiring.FUNCTIONS, self.function_environment)
         self.front.pools = self.pools.pools
         warming = [thread for pool in self.pools.pools.values() for thread in pool.start_warm()]
 
-        previous = state.read_config(state_dir)
         tenant = state.ensure_local_tenant(runtime.tenant_admin(self.store), options.approver_email, previous)
+        store = self.store
+        self.slack = slack_fake.FakeSlack(
+            state_dir,
+            signing_secret=self.slack_signing_secret,
+            stack_url=self.api_url,
+            is_member=lambda email: bool(store.tenants.memberships(email)),
+        )
+        state.ensure_local_slack(
+            store, KmsCrypto(session.client("kms"), self.names.kms_key_id, purpose=SLACK_BOT_TOKEN), tenant
+        )
 
         sqs = session.client("sqs")
         for subscription in wiring.SUBSCRIPTIONS:
@@ -386,8 +435,10 @@ class LocalStack:
                 ("GET", "/_local/events.json"): self._events,
                 ("GET", "/_local/outbox"): outbox.as_page,
                 ("GET", "/_local/outbox.json"): outbox.as_json,
+                **self.slack.routes(),
             }
         )
+        self.front.local_prefixes[("POST", slack_fake.API_PREFIX)] = self.slack.api
         for thread in warming:
             thread.join()
         for loop in self.loops:
@@ -405,6 +456,8 @@ class LocalStack:
             tenantId=tenant.tenantId,
             approverEmail=tenant.approverEmail,
             outboxUrl=f"{api_url}/_local/outbox",
+            slackUrl=f"{api_url}{slack_fake.PREFIX}",
+            slackSigningSecret=self.slack_signing_secret,
             awsEndpoint=self.moto.url,
             tableName=self.names.table,
             eventBusName=self.names.bus,
@@ -486,6 +539,7 @@ def banner(config: state.LocalConfig, state_dir: Path) -> str:
             f"  HITL local stack  {config.apiUrl}",
             f"  API key           {config.apiKey}   (tenant 'local', approver {config.approverEmail})",
             f"  outbox            {config.outboxUrl}   (every email the stack sent; nothing leaves this machine)",
+            f"  slack             {config.slackUrl}   (the fake Slack: the DMs sent, with working buttons)",
             f"  try               {example}",
             f"  settings          {state_dir / state.CONFIG_FILE}",
             "  Ctrl-C to stop (the table is kept in the state directory across restarts)",

@@ -28,9 +28,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from hitl import ids
+from hitl import ids, timeutil
+from hitl.adapters.dynamo import DynamoStore
 from hitl.adapters.tenant_repository import DynamoTenants
-from hitl.domain.models import PlanName
+from hitl.domain.models import PlanName, SlackWorkspace
+from hitl.domain.ports import SecretCipher
 from hitl.domain.tenants import TenantAdmin
 
 DUMP_FILE = "dynamodb.json"
@@ -57,6 +59,9 @@ class LocalConfig:
     awsEndpoint: str
     tableName: str
     eventBusName: str
+    #: the fake Slack's page (``/_local/slack``), and the secret its clicks are signed with
+    slackUrl: str = ""
+    slackSigningSecret: str = ""
 
 
 #: every file of the state directory: its owner's only
@@ -281,6 +286,32 @@ def ensure_local_tenant(admin: TenantAdmin, approver_email: str, previous: dict[
         return LocalTenant(tenant.tenantId, key, approver_email)
     created_key = admin.create_key(tenant.tenantId, "local")
     return LocalTenant(tenant.tenantId, created_key["apiKey"], approver_email)
+
+
+def ensure_local_slack(store: DynamoStore, tokens: SecretCipher, tenant: LocalTenant) -> bool:
+    """The local tenant's Slack: the fake workspace (``hitl_local.slack_fake``) connected, its owner
+    linked to their fake Slack user, when no workspace is connected; whether it connected it."""
+    from hitl_local import slack_fake
+
+    if store.slack.get(tenant.tenantId) is not None:
+        return False
+    store.slack.connect(
+        SlackWorkspace(
+            tenantId=tenant.tenantId,
+            teamId=slack_fake.TEAM_ID,
+            teamName=slack_fake.TEAM_NAME,
+            botUserId=slack_fake.BOT_USER_ID,
+            botTokenCipher=tokens.encrypt(tenant.tenantId, slack_fake.BOT_TOKEN),
+            connectedAt=timeutil.iso(timeutil.now()),
+            connectedBy=tenant.approverEmail,
+            via="token",
+        )
+    )
+    email = tenant.approverEmail.strip().lower()
+    member = store.tenants.member(tenant.tenantId, email)
+    if member is not None and not member.slackUserId:
+        store.tenants.set_slack_user(tenant.tenantId, email, slack_fake.user_id(email))
+    return True
 
 
 def _works(store: DynamoTenants, key: str, tenant_id: str) -> bool:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from hitl.domain.sessions import Sessions
     from hitl.domain.signin import SignIn
     from hitl.domain.slack_connect import SlackConnect
+    from hitl.domain.slack_notify import SlackDms
     from hitl.domain.teams import Teams
     from hitl.domain.tenants import TenantAdmin
     from hitl.slack.client import SlackWebApi
@@ -83,6 +84,26 @@ def notifier() -> Notifier:
         record_failure=services().pauses.record_notification_failure,
         max_attempts=wiring.subscription("email").max_receive_count,
         members=store.tenants,
+        slack=slack_dms() if settings.slack_enabled else None,
+    )
+
+
+def slack_dms() -> SlackDms:
+    """The approvers' Slack DMs and their updates (only when the deployment has a Slack app)."""
+    from hitl.domain.slack_notify import SlackDms
+
+    settings = get_settings()
+    store = services().store
+    return SlackDms(
+        store.pauses,
+        store.tokens,
+        store.slack,
+        store.tenants,
+        slack_tokens(),
+        slack_api(),
+        settings.base_url,
+        record_failure=services().pauses.record_notification_failure,
+        max_attempts=wiring.subscription("email").max_receive_count,
     )
 
 

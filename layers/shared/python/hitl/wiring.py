@@ -342,6 +342,19 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription(
         name="email", detail_types=(), function=NOTIFIER.name, batch_size=5, max_receive_count=6, from_bus=False
     ),
+    # after a decision by any channel, an expiry or a cancel: every Slack DM of the pause is updated
+    Subscription(
+        name="slack-updates",
+        detail_types=(
+            "pause.approval_recorded",
+            "pause.approved",
+            "pause.rejected",
+            "pause.expired",
+            "pause.cancelled",
+        ),
+        function=NOTIFIER.name,
+        batch_size=10,
+    ),
     # what SES reports about our emails, on the default bus: an approval email that will not be read
     # ("Email Delivery Delayed" is not a failure: SES keeps trying)
     Subscription(

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import parseaddr
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hitl import ids, timeutil
 from hitl.domain import rules
@@ -24,6 +24,9 @@ from hitl.domain.models import Approver, pause_view
 from hitl.domain.ports import LinkToken, PauseRepository, SentMessage, TokenRepository
 from hitl.notify.render import Links, approval_email
 from hitl.observability import logger
+
+if TYPE_CHECKING:
+    from hitl.domain.slack_notify import SlackDms
 
 
 class Mailer(Protocol):
@@ -63,12 +66,18 @@ class RetryLater(Exception):
 
 
 class GaveUp(Exception):
-    """The send failed on its last attempt: the failure is on the pause; dead-letter the item."""
+    """The send failed on its last attempt (or for good): the failure is on the pause; dead-letter
+    the item.  ``channel``: the email's, or the Slack DM's."""
+
+    def __init__(self, message: str, channel: str = "email") -> None:
+        super().__init__(message)
+        self.channel = channel
 
 
 @dataclass
 class Outcome:
     status: str  # sent | skipped | duplicate | busy
+    channel: str = "email"
 
 
 @dataclass(frozen=True)
@@ -94,7 +103,10 @@ class Notifier:
         record_failure: Callable[[str, str], bool],
         max_attempts: int,
         members: Members | None = None,
+        slack: SlackDms | None = None,
     ) -> None:
+        #: Slack DMs (``hitl.domain.slack_notify``); ``None``: the deployment has no Slack app
+        self.slack = slack
         #: who is still a confirmed member (a member removed since the pause was created is not emailed)
         self.members = members
         #: puts a failed notification on its pause (``PauseService.record_notification_failure``)
@@ -108,23 +120,37 @@ class Notifier:
         self.sender = sender
 
     def fan_out(self, envelope: dict[str, Any]) -> int:
-        """One work item per named approver of the pause the event is about: the request when
-        it is created, a reminder to those who have not decided yet when one is due."""
+        """One work item per named approver of the pause the event is about and per channel: the
+        request when it is created, a reminder to those who have not decided yet when one is due.
+        An email to each, unless they are sent a Slack DM and turned email off; a DM to each one
+        linked to Slack, when the team has Slack."""
         data = envelope["data"]
         kind = "reminder" if envelope["type"] == "pause.reminder_due" else "request"
         decided = {a["by"] for a in data.get("approvals", [])}
+        approvers = [a for a in data.get("policy", {}).get("approvers", []) if a not in decided]
+        on_slack = self.slack.recipients(envelope["tenantId"], approvers) if self.slack and approvers else None
+        item = {"eventId": envelope["eventId"], "watchId": data["watchId"], "kind": kind}
         messages = [
-            {"eventId": envelope["eventId"], "watchId": data["watchId"], "to": approver, "kind": kind}
-            for approver in data.get("policy", {}).get("approvers", [])
-            if approver not in decided
+            {**item, "to": approver, "channel": "email"}
+            for approver in approvers
+            if on_slack is None or approver not in on_slack.no_email
         ]
+        if on_slack is not None:
+            messages += [
+                {**item, "to": approver, "channel": "slack"} for approver in approvers if approver in on_slack.dm
+            ]
         if messages:
             self.queue.send(messages)
         return len(messages)
 
     def attempt(self, work: dict[str, Any], attempt: int) -> Outcome:
-        """Attempt ``attempt`` of one approver's email: a failure is retried later with growing
-        delays (``RetryLater``); the last one is recorded on the pause (``GaveUp``)."""
+        """Attempt ``attempt`` of one approver's email (or Slack DM): a failure is retried later with
+        growing delays (``RetryLater``); the last one is recorded on the pause (``GaveUp``)."""
+        if work.get("channel") == "slack":
+            if self.slack is None:
+                logger.warning("a Slack DM to send, but no Slack app: dropped", extra={"watch_id": work.get("watchId")})
+                return Outcome("skipped", "slack")
+            return Outcome(self.slack.attempt(work, attempt), "slack")
         try:
             return self.deliver(work)
         except Exception as error:
@@ -176,6 +202,10 @@ class Notifier:
         self.tokens.finish_notification(work["eventId"], work["to"], "sent")
         logger.info("approval email sent", extra={"watch_id": head.watchId, "ses_message_id": message_id})
         return Outcome("sent")
+
+    def update_slack(self, envelope: dict[str, Any]) -> int:
+        """After a decision event: every Slack DM of the pause shows how it now stands; how many."""
+        return self.slack.update(envelope) if self.slack is not None else 0
 
     def _remember(self, message_id: str, watch_id: str, to: str) -> None:
         """Which pause and approver ``message_id`` is for, so that its bounce can say so.  The email

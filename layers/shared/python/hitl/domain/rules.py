@@ -130,10 +130,12 @@ class PlanLimits:
     approvers: int | None
     retention_days: int
     concurrent_waits: int
+    #: Slack approvals (a connected workspace, DMs, clicks): Pro's "Email + Slack notifications"
+    slack: bool = False
 
 
 PLANS: dict[PlanName, PlanLimits] = {
     "free": PlanLimits(monthly_pauses=50, approvers=1, retention_days=30, concurrent_waits=5),
     "starter": PlanLimits(monthly_pauses=500, approvers=3, retention_days=90, concurrent_waits=20),
-    "pro": PlanLimits(monthly_pauses=None, approvers=None, retention_days=365, concurrent_waits=100),
+    "pro": PlanLimits(monthly_pauses=None, approvers=None, retention_days=365, concurrent_waits=100, slack=True),
 }
