@@ -9,9 +9,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from hitl.domain import errors, team_events
-from hitl.domain.slack_connect import Actor
 from hitl.http import web
 from hitl.http.dashboard.guard import SESSION_COOKIE, PageRequest, page
+from hitl.http.dashboard.slack import actor
 from hitl.http.dashboard.views import refusal_status, render
 from hitl.runtime import people, services, slack_connect
 
@@ -58,9 +58,7 @@ def link_slack(request: PageRequest) -> Response[str]:
     who = request.signed_in
     slack_email = request.form.get("slackEmail", "").strip()
     try:
-        slack_connect().link(
-            who.tenant_id, who.email, slack_email or who.email, Actor(who.email, "dashboard", request.ip)
-        )
+        slack_connect().link(who.tenant_id, who.email, slack_email or who.email, actor(request))
     except errors.DomainError as refused:
         return _refused(request, refused, slack_email=slack_email)
     return web.redirect(f"{ACCOUNT}?done=linked")
@@ -70,7 +68,7 @@ def link_slack(request: PageRequest) -> Response[str]:
 def unlink_slack(request: PageRequest) -> Response[str]:
     who = request.signed_in
     try:
-        slack_connect().unlink(who.tenant_id, who.email, Actor(who.email, "dashboard", request.ip))
+        slack_connect().unlink(who.tenant_id, who.email, actor(request))
     except errors.DomainError as refused:
         return _refused(request, refused)
     return web.redirect(f"{ACCOUNT}?done=unlinked")

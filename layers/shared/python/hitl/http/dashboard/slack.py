@@ -8,24 +8,29 @@ The callback's query holds the OAuth ``code`` and ``state``: neither is logged, 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from hitl.domain import errors
-from hitl.domain.slack_connect import Actor, Connected
 from hitl.http import web
 from hitl.http.dashboard.guard import PageRequest, page
 from hitl.http.dashboard.team_settings import settings_page_with
 from hitl.http.dashboard.views import refusal_status
 from hitl.runtime import slack_connect
 
+if TYPE_CHECKING:  # the use cases are imported by the first Slack request, not every cold start
+    from hitl.domain.slack_connect import Actor, Connected
+
 router = Router()
 SETTINGS = "/app/settings"
 
 
 def actor(request: PageRequest) -> Actor:
+    from hitl.domain.slack_connect import Actor
+
     return Actor(email=request.signed_in.email, channel="dashboard", ip=request.ip)
 
 
