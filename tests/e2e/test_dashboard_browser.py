@@ -113,7 +113,13 @@ def test_sign_in_decide_while_the_agent_waits_and_export(browser, stack, team): 
                 page.get_by_text("Your decision is recorded").wait_for()
                 look(page, f"dashboard-decided-{size}.png")
                 poll.join(30)
-            for path, name in (("/app/history", "history"), ("/app/audit", "audit"), ("/app/sessions", "sessions")):
+            for path, name in (
+                ("/app/history", "history"),
+                ("/app/audit", "audit"),
+                ("/app/sessions", "sessions"),
+                ("/app/account", "account"),  # the Slack link and email choice
+                ("/app/settings", "settings"),  # with its Slack section
+            ):
                 page.goto(f"{stack.url}{path}")
                 look(page, f"dashboard-{name}-{size}.png")
             assert not problems, problems

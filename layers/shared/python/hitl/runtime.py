@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from hitl.domain.sessions import Sessions
     from hitl.domain.signin import SignIn
     from hitl.domain.slack_clicks import SlackClicks
+    from hitl.domain.slack_connect import SlackConnect
     from hitl.domain.slack_notify import SlackDms
     from hitl.domain.teams import Teams
     from hitl.domain.tenants import TenantAdmin
@@ -148,7 +149,34 @@ def people() -> People:
         sessions,
         SignIn(repository, store.tenants, sessions, mailer, audit, rules),
         teams,
-        Joining(teams, sessions, audit),
+        Joining(teams, sessions, audit, slack=slack_connect),
+    )
+
+
+@lru_cache(maxsize=1)
+def slack_connect() -> SlackConnect:
+    """Connecting the team's Slack workspace and linking members (the dashboard).  With no Slack
+    app configured (``Deployment.slack`` None) it only answers that Slack is off."""
+    from hitl.domain.slack_connect import SlackAppConfig, SlackConnect
+    from hitl.slack.secrets import client_secret
+
+    settings = get_settings()
+    store = services().store
+    app = None
+    if settings.slack_enabled and settings.slack_client_id:
+        app = SlackAppConfig(
+            client_id=settings.slack_client_id,
+            authorize_url=settings.slack_authorize_url,
+            client_secret=client_secret,
+        )
+    return SlackConnect(
+        store.slack,
+        store.tenants,
+        services().audit,
+        slack_tokens(),
+        slack_api,
+        app=app,
+        base_url=settings.base_url,
     )
 
 
@@ -229,6 +257,7 @@ def reset() -> None:
     services.cache_clear()
     notifier.cache_clear()
     people.cache_clear()
+    slack_connect.cache_clear()
     email_queue.cache_clear()
     deliveries_queue.cache_clear()
     webhooks.cache_clear()

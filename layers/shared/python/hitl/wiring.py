@@ -253,6 +253,16 @@ DASHBOARD_PAGES: tuple[tuple[str, str], ...] = (
     ("GET", "/app/settings"),
     ("POST", "/app/settings/name"),
     ("POST", "/app/settings/policy"),
+    # Slack (Pro): an owner connects the workspace (the OAuth install, or a pasted bot token) and
+    # disconnects it; a member links their Slack user and chooses whether pauses are emailed
+    ("POST", "/app/settings/slack/token"),
+    ("POST", "/app/settings/slack/disconnect"),
+    ("GET", "/slack/install"),
+    ("GET", "/slack/oauth/callback"),
+    ("GET", "/app/account"),
+    ("POST", "/app/account/slack/link"),
+    ("POST", "/app/account/slack/unlink"),
+    ("POST", "/app/account/notifications"),
     # the owners' team page, and invitations
     ("GET", "/app/team"),
     ("POST", "/app/team/invitations"),

@@ -26,6 +26,12 @@ POLICY_CHANGED = "team.policy_changed"
 TEAM_RENAMED = "team.renamed"
 PLAN_CHANGED = "team.plan_changed"
 TEAM_CREATED = "team.created"
+#: Slack (Pro): a workspace connected (OAuth install or a pasted bot token) or disconnected; a
+#: member linked to a Slack user (matched by email, or by themselves) or unlinked
+SLACK_CONNECTED = "team.slack_connected"
+SLACK_DISCONNECTED = "team.slack_disconnected"
+SLACK_LINKED = "team.slack_linked"
+SLACK_UNLINKED = "team.slack_unlinked"
 
 TEAM_EVENTS: tuple[str, ...] = (
     TEAM_CREATED,
@@ -47,6 +53,10 @@ TEAM_EVENTS: tuple[str, ...] = (
     POLICY_CHANGED,
     TEAM_RENAMED,
     PLAN_CHANGED,
+    SLACK_CONNECTED,
+    SLACK_DISCONNECTED,
+    SLACK_LINKED,
+    SLACK_UNLINKED,
 )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from hitl.http.app import handles
-from hitl.http.dashboard import account, audit, keys, pauses, signin, team, team_settings, webhooks
+from hitl.http.dashboard import account, audit, keys, pauses, signin, slack, team, team_settings, webhooks
 from hitl.http.dashboard.views import refused_page
 from hitl.observability import logger
 
@@ -20,6 +20,7 @@ ROUTERS = (
     keys.router,
     webhooks.router,
     team_settings.router,
+    slack.router,
     team.router,
 )
 

@@ -13,7 +13,7 @@ from hitl.domain.requests import MAX_TIMEOUT_S
 from hitl.http import web
 from hitl.http.dashboard.guard import PageRequest, page
 from hitl.http.dashboard.views import refusal_status, render
-from hitl.runtime import services, tenant_admin
+from hitl.runtime import services, slack_connect, tenant_admin
 
 router = Router()
 #: how the dashboard tells an owner to lower an unmeetable floor (the CLI names its flag)
@@ -38,9 +38,38 @@ def usage_lines(described: dict[str, Any]) -> dict[str, str]:
     return {"pauses": pauses, "approvers": approvers}
 
 
+#: what a ``303`` back to the settings page says about Slack (``?done=<key>``)
+SLACK_NOTICES = {
+    "slack": "Slack is connected.",
+    "slack_disconnected": "Slack is disconnected: its token is deleted and every member's Slack link cleared.",
+}
+
+
+def _slack_notice(request: PageRequest) -> str | None:
+    done = request.query("done")
+    if done not in SLACK_NOTICES:
+        return None
+    notice = SLACK_NOTICES[done]
+    linked, unmatched = _whole(request.query("linked")), _whole(request.query("unmatched"))
+    if done == "slack" and linked is not None:
+        notice += f" {linked} member{'' if linked == 1 else 's'} linked by their email"
+        notice += (
+            f"; {unmatched} not found in the workspace (they can link themselves on their Account page)."
+            if unmatched
+            else "."
+        )
+    return notice
+
+
+def settings_page_with(request: PageRequest, *, status: int = 200, **values: Any) -> Response[str]:
+    """The settings page, with a form's refusal or notice (``values``)."""
+    return _page(request, status=status, **values)
+
+
 def _page(request: PageRequest, *, status: int = 200, **values: Any) -> Response[str]:
     who = request.signed_in
     described = tenant_admin(services().store).describe(who.tenant_id)
+    values.setdefault("slack_notice", _slack_notice(request))
     return render(
         who,
         "app_settings.html.j2",
@@ -51,6 +80,7 @@ def _page(request: PageRequest, *, status: int = 200, **values: Any) -> Response
         usage=usage_lines(described),
         max_timeout=MAX_TIMEOUT_S,
         done=request.query("done"),
+        slack=slack_connect().status(who.tenant_id),
         **values,
     )
 

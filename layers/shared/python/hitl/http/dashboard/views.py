@@ -64,6 +64,7 @@ REFUSAL_STATUS: tuple[tuple[type[errors.DomainError], int], ...] = (
     (errors.Gone, 410),
     (errors.Unprocessable, 422),
     (errors.BadRequest, 400),
+    (errors.PlanRequired, 402),
 )
 
 
