@@ -386,3 +386,41 @@ def test_an_owner_invites_a_member_who_accepts_in_another_browser(browser, stack
     finally:
         for context in (owners, owners_phone, invitees, scanner):
             context.close()
+
+
+def test_approve_pressed_on_the_fake_slack_page_in_chromium_resumes_the_pause(browser, stack, eventually):
+    # Given a pause of the local tenant (Pro, the fake workspace connected, its owner linked) and its DM
+    agent = stack.http(stack.config["apiKey"])
+    action = f"Restart the payments service [{uuid.uuid4().hex[:8]}]"
+    created = agent.post("/api/pause", {"action": action, "context": {"region": "eu-west-1"}})
+    assert created.status == 201, created.body
+    watch_id = created.json()["watchId"]
+
+    def dm_ts() -> str | None:
+        for call in stack.http().get("/_local/slack/messages.json").json():
+            values = [e.get("value") for b in call["blocks"] or [] if b["type"] == "actions" for e in b["elements"]]
+            if call["method"] == "chat.postMessage" and watch_id in values:
+                return str(call["ts"])
+        return None
+
+    ts = eventually(dm_ts)
+
+    # When the owner opens /_local/slack, presses Approve on that DM and accepts Slack's confirm dialog
+    context = browser.new_context(**DESKTOP)
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    try:
+        page.goto(f"{stack.url}/_local/slack")
+        expect(page.locator(f'article[data-ts="{ts}"]')).to_contain_text(action)
+        shot(page, "local-slack-desktop.png", full_page=False)
+        page.locator(f'article[data-ts="{ts}"] button[data-action-id="hitl_approve"]').click()
+        page.wait_for_load_state()
+        shot(page, "local-slack-clicked-desktop.png")
+    finally:
+        context.close()
+
+    # Then the click was signed and decided: approved by the owner, through Slack
+    assert dialogs, "no confirm dialog"
+    pause = eventually(lambda: (p := agent.get(f"/api/pause/{watch_id}").json())["status"] == "approved" and p)
+    assert (pause["decision"]["by"], pause["decision"]["channel"]) == (stack.config["approverEmail"], "slack")
