@@ -10,10 +10,11 @@ import http.client
 import re
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import pytest
 
@@ -223,6 +224,20 @@ def test_no_secret_of_a_whole_flow_reaches_the_stacks_output(verbose_stack: Stac
     assert bob.post(invitation, {"csrf": form_field(page, "csrf")}).status == 303
     secrets.add("invited member's session cookie", bob.cookies["__Host-hitl_session"])
     assert bob.get("/app").status == 200
+    # Slack: the app's signing secret (local.json), a bot token an owner pastes (refused here: the
+    # local tenant holds the fake workspace), and the OAuth install's state and code
+    secrets.add("Slack signing secret", stack.config["slackSigningSecret"])
+    pasted = secrets.add("pasted Slack bot token", "xoxb-" + uuid.uuid4().hex + uuid.uuid4().hex)
+    assert owner.post("/app/settings/slack/token", {"token": pasted, "csrf": csrf}).status in (303, 409)
+    install = owner.get("/slack/install")
+    assert install.status in (302, 303), install.text
+    authorize = urlsplit(install.headers["location"])
+    secrets.add("OAuth state", parse_qs(authorize.query)["state"][0])
+    allowed = stack.http().get(f"{authorize.path}?{authorize.query}")
+    callback = urlsplit(allowed.headers["location"])
+    secrets.add("OAuth code", parse_qs(callback.query)["code"][0])
+    assert owner.get(f"{callback.path}?{callback.query}").status in (200, 303, 409)
+
     assert owner.post("/logout", {"csrf": csrf}).status == 303
 
     stop_stack(stack)  # Ctrl-C: whatever the stack prints on its way out is output too
