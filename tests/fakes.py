@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 from hitl import timeutil
@@ -50,6 +51,19 @@ from hitl.domain.ports import (
 )
 
 T = TypeVar("T")
+
+
+class Clock:
+    """A clock a test sets by hand (``clock.now = …``, ``clock.advance(minutes=5)``)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
 
 
 class MemoryPublisher:

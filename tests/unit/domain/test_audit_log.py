@@ -5,7 +5,7 @@ retention)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -25,17 +25,9 @@ from hitl.domain.errors import BadRequest, PlanRequired
 from hitl.domain.models import ApiKeyRecord, Approver, AuditEntry, Tenant
 from hitl.domain.requests import CreatePauseRequest
 from hitl.domain.service import PauseService
-from tests.fakes import MemoryPublisher, MemoryStore
+from tests.fakes import Clock, MemoryPublisher, MemoryStore
 
 START = timeutil.now().replace(microsecond=0)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -45,7 +37,7 @@ def store() -> MemoryStore:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture

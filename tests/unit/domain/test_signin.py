@@ -13,21 +13,11 @@ from hitl.domain.errors import Gone, TooManyRequests, Unprocessable
 from hitl.domain.models import Approver
 from hitl.domain.sessions import Sessions
 from hitl.domain.signin import CodeNeeded, SignIn, SignInRules
+from tests.fakes import Clock
 from tests.fakes_people import MemoryMailer, MemoryMembers, MemoryPeople, MemoryTeamAudit
 
 START = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 EMAIL = "ana@example.com"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @dataclass
@@ -43,7 +33,7 @@ class World:
 
 @pytest.fixture
 def world() -> World:
-    clock = Clock()
+    clock = Clock(START)
     people, members, mailer, audit = MemoryPeople(), MemoryMembers(), MemoryMailer(), MemoryTeamAudit()
     members.put_approver(
         Approver(tenantId="t_1", email=EMAIL, status="confirmed", role="owner", createdAt=timeutil.iso(START))

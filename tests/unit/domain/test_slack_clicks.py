@@ -3,7 +3,7 @@ told (an ephemeral note only they see), and that nothing is ever decided twice."
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -14,7 +14,7 @@ from hitl.domain.ports import SlackApiError
 from hitl.domain.requests import CreatePauseRequest
 from hitl.domain.service import PauseService
 from hitl.domain.slack_clicks import NOT_AN_APPROVER, PRO_ONLY, Click, SlackClicks
-from tests.fakes import MemoryCipher, MemoryPublisher, MemorySlackApi, MemoryStore
+from tests.fakes import Clock, MemoryCipher, MemoryPublisher, MemorySlackApi, MemoryStore
 
 START = timeutil.now().replace(microsecond=0)
 TENANT = "t_acme"
@@ -24,18 +24,10 @@ SLACK_IDS = {ANN: "U0ANN", BOB: "U0BOB", CAT: "U0CAT"}
 DM = "D0ANN"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def world():
     store = MemoryStore()
-    clock = Clock()
+    clock = Clock(START)
     publisher = MemoryPublisher()
     service = PauseService(store, publisher, "https://hitl.example.test", clock=clock, sleep=lambda _: None)
     slack = MemorySlackApi(token="xoxb-acme", team_id=TEAM, users=dict(SLACK_IDS))

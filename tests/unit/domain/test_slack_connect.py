@@ -6,7 +6,7 @@ while linked, the plan gate, and no secret in any team event."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -20,7 +20,7 @@ from hitl.domain.ports import SlackApiError
 from hitl.domain.sessions import Sessions
 from hitl.domain.slack_connect import SCOPES, Actor, SlackAppConfig, SlackConnect
 from hitl.domain.teams import Teams
-from tests.fakes import MemoryCipher, MemorySlackApi, MemoryStore, MemoryTeamAudit
+from tests.fakes import Clock, MemoryCipher, MemorySlackApi, MemoryStore, MemoryTeamAudit
 from tests.fakes_people import MemoryPeople
 
 START = timeutil.now().replace(microsecond=0)
@@ -30,14 +30,6 @@ SESSION = "a" * 64
 AUTHORIZE = "https://slack.example/oauth/v2/authorize"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def store() -> MemoryStore:
     return MemoryStore()
@@ -45,7 +37,7 @@ def store() -> MemoryStore:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture
@@ -253,7 +245,7 @@ def test_a_team_connected_to_one_workspace_must_disconnect_before_connecting_ano
     other = MemorySlackApi(token="xoxb-other-workspace", team_id="T0OTHER", team_name="Other")
 
     with pytest.raises(Conflict) as refused:
-        make_connect(store, MemoryTeamAudit(), other, Clock()).connect_token(team, "xoxb-other-workspace", me())
+        make_connect(store, MemoryTeamAudit(), other, Clock(START)).connect_token(team, "xoxb-other-workspace", me())
 
     assert refused.value.code == "slack_already_connected"
     assert store.slack.get(team).teamId == "T0MEMORY"  # type: ignore[union-attr]

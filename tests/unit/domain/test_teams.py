@@ -3,7 +3,7 @@ approver limit with pending invitations, the last owner, and removal taking effe
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -16,19 +16,11 @@ from hitl.domain.ports import LinkToken, TransactionRefused
 from hitl.domain.requests import CreatePauseRequest
 from hitl.domain.service import PauseService
 from hitl.domain.teams import InvitationNotValid, Teams
-from tests.fakes import MemoryInvitationMailer, MemoryPublisher, MemoryStore, MemoryTeamAudit
+from tests.fakes import Clock, MemoryInvitationMailer, MemoryPublisher, MemoryStore, MemoryTeamAudit
 
 START = timeutil.now().replace(microsecond=0)
 BASE = "https://hitl.example.test"
 OWNER = "olive@x.test"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -38,7 +30,7 @@ def store() -> MemoryStore:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture

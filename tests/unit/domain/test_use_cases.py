@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,18 +15,10 @@ from hitl.domain.models import ApiKeyRecord, Approver, PolicyFloor, Tenant
 from hitl.domain.ports import LinkToken
 from hitl.domain.requests import CreatePauseRequest
 from hitl.domain.service import PauseService
-from tests.fakes import MemoryPublisher, MemoryStore
+from tests.fakes import Clock, MemoryPublisher, MemoryStore
 
 #: the service's clock starts now: claims and quota counters compare with the real time, as in AWS
 START = timeutil.now().replace(microsecond=0)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -36,7 +28,7 @@ def store() -> MemoryStore:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture
