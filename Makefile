@@ -7,7 +7,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: admin dev test lint format typecheck unit integration infra e2e packaging synth layer bench openapi clean chromium
+.PHONY: admin dev test suite lint format typecheck unit integration infra e2e packaging synth layer bench openapi clean chromium
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,13 +37,18 @@ admin:
 	@test -x $(BIN)/hitl-admin || $(MAKE) --no-print-directory $(VENV)/.installed >&2
 	@$(BIN)/hitl-admin $(ARGS)
 
-# Both cores: the installs side by side, then lint beside the type check, then the suite on two
-# workers, each taking whole files (module fixtures run once) in collection order (pyproject.toml:
-# the slow folders first), not xdist's most-tests-first, which left the long e2e files for the end.
+# Both cores: the installs side by side, lint (seconds), then the type check beside the suite (a
+# cold mypy takes minutes on one core; waiting for it left the other core idle). The suite runs on
+# two workers, each taking whole files (module fixtures run once) in collection order
+# (pyproject.toml: the slow folders first), not xdist's most-tests-first, which left the long e2e
+# files for the end. Either failing fails `make test` (make -j waits for both).
 test:
 	$(MAKE) --no-print-directory -j2 install chromium
-	$(MAKE) --no-print-directory -j2 lint typecheck
+	$(MAKE) --no-print-directory lint
 	$(PY) -m infra.openapi --check
+	$(MAKE) --no-print-directory -j2 typecheck suite
+
+suite: install
 	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 lint: $(VENV)/.installed
